@@ -1,0 +1,113 @@
+# Quartz — one non-recursive Makefile.
+#   make          build everything that exists (host libs, tools, tests, freestanding lib)
+#   make check    unit tests + replay of every pcap fixture + freestanding purity check
+#   make test     make check + the pytest integration suite
+#   make run      the stack on a tap device in a private network namespace
+#   make replay PCAP=pcaps/x/y.pcap [OUT=actual.pcap]
+#   make deps     install the Debian packages the project needs (only when missing)
+# V=1 shows full commands.
+
+BUILD ?= build
+HOST := $(BUILD)/host
+FREE := $(BUILD)/free
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+Q := $(if $(V),,@)
+say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2);)
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wno-unused-parameter
+DEPFLAGS = -MMD -MP
+LIB_INC := -Ilib/netstack/include
+
+# Hosted: the same lib sources plus harness and tests, under ASan and UBSan.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+HOST_CFLAGS := $(WARN) -O1 -g $(SAN) -D_GNU_SOURCE $(LIB_INC) -Iharness
+HOST_LDFLAGS := $(SAN)
+HOST_LIBS := -lpcap
+
+# Freestanding: what the kernel will link. No libc headers but lib/libc/include.
+FREE_CFLAGS := $(WARN) -O2 -ffreestanding -fno-builtin -nostdinc -nostdlib -mno-red-zone \
+               -fno-pic -fno-stack-protector -fno-common -mgeneral-regs-only \
+               -fno-tree-loop-distribute-patterns \
+               -isystem lib/libc/include -isystem $(shell $(CC) -print-file-name=include) $(LIB_INC)
+
+NETSTACK_SRC := $(wildcard lib/netstack/*.c)
+LIBC_SRC := lib/libc/string.c
+HARNESS_SRC := $(filter-out harness/replay_main.c harness/taprun.c,$(wildcard harness/*.c))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+NETSTACK_OBJ := $(NETSTACK_SRC:%.c=$(HOST)/%.o)
+HARNESS_OBJ := $(HARNESS_SRC:%.c=$(HOST)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(HOST)/%.o)
+FREE_OBJ := $(NETSTACK_SRC:%.c=$(FREE)/%.o) $(LIBC_SRC:%.c=$(FREE)/%.o)
+
+REPLAY := $(HOST)/replay
+TAPRUN := $(HOST)/taprun
+UNIT := $(HOST)/unit-tests
+
+.PHONY: all check test unit replay-all freestanding run replay deps clean
+all: $(REPLAY) $(TAPRUN) $(UNIT) $(FREE_OBJ)
+
+$(HOST)/%.o: %.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(HOST)/tests/unit/%.o: tests/unit/%.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(FREE)/%.o: %.c
+	$(call say,CC-FREE,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FREE_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(REPLAY): $(HOST)/harness/replay_main.o $(HARNESS_OBJ) $(NETSTACK_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
+
+$(TAPRUN): $(HOST)/harness/taprun.o $(HARNESS_OBJ) $(NETSTACK_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
+
+$(UNIT): $(UNIT_OBJ) $(HARNESS_OBJ) $(NETSTACK_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -lcriterion -o $@
+
+deps:
+	$(Q)scripts/deps.sh
+
+# Criterion runs each test in its own process; -j2 matches the machine.
+unit: $(UNIT)
+	$(Q)cd $(CURDIR) && ./$(UNIT) -j2
+
+replay-all: $(REPLAY)
+	$(Q)scripts/replay-all.sh $(REPLAY)
+
+freestanding: $(FREE_OBJ)
+	$(Q)scripts/check-freestanding.sh $(FREE_OBJ)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory freestanding unit replay-all
+
+test: check
+	$(Q)/usr/bin/python3 -m pytest -v tests/integration
+
+replay: $(REPLAY)
+	$(Q)test -n "$(PCAP)" || { echo "usage: make replay PCAP=path/to.pcap [OUT=actual.pcap]"; exit 2; }
+	$(Q)./$(REPLAY) $(if $(OUT),--write $(OUT)) $(PCAP)
+
+run: deps $(TAPRUN)
+	$(Q)scripts/run-tap.sh $(TAPRUN)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

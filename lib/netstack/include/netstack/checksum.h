@@ -1,0 +1,32 @@
+/*
+ * checksum.h — the Internet checksum (RFC 1071) over flat buffers and scatter lists.
+ *
+ * Sums are accumulated in 32 bits of ones'-complement partial sums and folded at the
+ * end, so a header and a payload held in different places can be summed without
+ * copying them together. Results are host-order 16-bit values ready for net_put16().
+ */
+#ifndef NETSTACK_CHECKSUM_H
+#define NETSTACK_CHECKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netstack/net.h"
+
+/* Add `len` bytes to a running sum. `odd` tracks byte parity across calls. */
+struct csum {
+    uint32_t sum;
+    int odd;
+};
+
+void csum_init(struct csum *c);
+void csum_add(struct csum *c, const void *data, size_t len);
+void csum_add16(struct csum *c, uint16_t v);
+/* The folded, complemented checksum to store in a header. */
+uint16_t csum_finish(const struct csum *c);
+
+/* One-shot over a buffer; 0 means a buffer that already carries its checksum is valid. */
+uint16_t csum_buf(const void *data, size_t len);
+uint16_t csum_iov(const struct net_iov *iov, size_t n);
+
+#endif

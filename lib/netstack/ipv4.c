@@ -1,0 +1,285 @@
+#include "netstack/ipv4.h"
+
+#include <string.h>
+
+#include "ipv4_frag.h"
+#include "netstack/checksum.h"
+
+/* Options are skipped, but their TLV structure must hold together (RFC 1122 3.2.1.8:
+ * a host must be able to parse every option, even ones it ignores). */
+static bool options_valid(const uint8_t *opt, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (opt[i] == IPV4_OPT_END)
+            return true;
+        if (opt[i] == IPV4_OPT_NOP) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= len || opt[i + 1] < 2 || opt[i + 1] > len - i)
+            return false;
+        i += opt[i + 1];
+    }
+    return true;
+}
+
+int ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_repr *r, enum ipv4_defect *why)
+{
+    enum ipv4_defect d = IPV4_DEFECT_NONE;
+    size_t hl = 0, total = 0;
+    uint16_t frag = 0;
+
+    if (len < IPV4_HDR_LEN)
+        d = IPV4_DEFECT_TRUNCATED;
+    else if (buf[IPV4_OFF_VER_IHL] >> 4 != 4)
+        d = IPV4_DEFECT_VERSION;
+    else if ((hl = (size_t)(buf[IPV4_OFF_VER_IHL] & 0xf) * 4) < IPV4_HDR_LEN)
+        d = IPV4_DEFECT_IHL;
+    else if (hl > len)
+        d = IPV4_DEFECT_TRUNCATED;
+    else if ((total = net_get16(buf + IPV4_OFF_LEN)) < hl)
+        d = IPV4_DEFECT_LENGTH;
+    else if (total > len)
+        d = IPV4_DEFECT_TRUNCATED; /* the link delivered less than the header promises */
+    else if (csum_buf(buf, hl) != 0)
+        d = IPV4_DEFECT_CHECKSUM;
+    else if (!options_valid(buf + IPV4_HDR_LEN, hl - IPV4_HDR_LEN))
+        d = IPV4_DEFECT_OPTIONS;
+    else if ((frag = net_get16(buf + IPV4_OFF_FRAG)) & IPV4_FLAG_RF)
+        d = IPV4_DEFECT_FLAGS;
+    else if ((frag & IPV4_FLAG_DF) && (frag & (IPV4_FLAG_MF | IPV4_FRAG_MASK)))
+        d = IPV4_DEFECT_FLAGS; /* "don't fragment" on a fragment */
+    else if (buf[IPV4_OFF_TTL] == 0)
+        d = IPV4_DEFECT_TTL;
+    if (why)
+        *why = d;
+    if (d != IPV4_DEFECT_NONE)
+        return NET_EMALFORMED;
+
+    r->hdr_len = (uint8_t)hl;
+    r->tos = buf[IPV4_OFF_TOS];
+    r->total_len = (uint16_t)total;
+    r->id = net_get16(buf + IPV4_OFF_ID);
+    r->df = (frag & IPV4_FLAG_DF) != 0;
+    r->mf = (frag & IPV4_FLAG_MF) != 0;
+    r->frag_off = (uint16_t)((frag & IPV4_FRAG_MASK) * 8);
+    r->ttl = buf[IPV4_OFF_TTL];
+    r->proto = buf[IPV4_OFF_PROTO];
+    r->src = net_get32(buf + IPV4_OFF_SRC);
+    r->dst = net_get32(buf + IPV4_OFF_DST);
+    return NET_OK;
+}
+
+int ipv4_emit(const struct ipv4_repr *r, uint8_t *buf, size_t cap)
+{
+    if (cap < IPV4_HDR_LEN)
+        return NET_EMSGSIZE;
+    uint16_t frag = (uint16_t)((r->frag_off / 8) & IPV4_FRAG_MASK);
+    if (r->df)
+        frag |= IPV4_FLAG_DF;
+    if (r->mf)
+        frag |= IPV4_FLAG_MF;
+    buf[IPV4_OFF_VER_IHL] = 0x45;
+    buf[IPV4_OFF_TOS] = r->tos;
+    net_put16(buf + IPV4_OFF_LEN, r->total_len);
+    net_put16(buf + IPV4_OFF_ID, r->id);
+    net_put16(buf + IPV4_OFF_FRAG, frag);
+    buf[IPV4_OFF_TTL] = r->ttl;
+    buf[IPV4_OFF_PROTO] = r->proto;
+    net_put16(buf + IPV4_OFF_CSUM, 0);
+    net_put32(buf + IPV4_OFF_SRC, r->src);
+    net_put32(buf + IPV4_OFF_DST, r->dst);
+    net_put16(buf + IPV4_OFF_CSUM, csum_buf(buf, IPV4_HDR_LEN));
+    return IPV4_HDR_LEN;
+}
+
+int ipv4_init(struct ipv4 *ip, const struct ipv4_cfg *cfg, const struct ipv4_ops *ops, void *ctx)
+{
+    if (!cfg || !ops || !ops->reserve || !ops->output || !ops->deliver)
+        return NET_EINVAL;
+    if (cfg->prefix_len < 1 || cfg->prefix_len > 30 || cfg->addr == 0 ||
+        cfg->mtu < 576 || (cfg->n_frag_slots && (!cfg->frag_slots || !cfg->frag_mem ||
+                                                 cfg->frag_slot_size < 8 ||
+                                                 cfg->frag_slot_size > IPV4_MAX_LEN - IPV4_HDR_LEN)))
+        return NET_EINVAL;
+    memset(ip, 0, sizeof(*ip));
+    ip->cfg = *cfg;
+    if (!ip->cfg.ttl)
+        ip->cfg.ttl = IPV4_DEFAULT_TTL;
+    ip->ops = ops;
+    ip->ctx = ctx;
+    ip->netmask = ~(net_ip4)0 << (32 - cfg->prefix_len);
+    struct net_rng rng = {cfg->seed ^ 0x1b873593u};
+    ip->next_id = (uint16_t)net_rng_next(&rng);
+    ipv4_frag_init(ip);
+    return NET_OK;
+}
+
+bool ipv4_is_broadcast(const struct ipv4 *ip, net_ip4 a)
+{
+    return a == NET_IP4_BROADCAST || a == ((ip->cfg.addr & ip->netmask) | ~ip->netmask);
+}
+
+static bool bad_source(const struct ipv4 *ip, net_ip4 src)
+{
+    return src == 0 || ipv4_is_broadcast(ip, src) || net_ip4_is_multicast(src) ||
+           (src >> 24) == 127 || src == ip->cfg.addr;
+}
+
+static void count_defect(struct ipv4_stats *st, enum ipv4_defect d)
+{
+    switch (d) {
+    case IPV4_DEFECT_TRUNCATED: st->rx_truncated++; break;
+    case IPV4_DEFECT_VERSION: st->rx_bad_version++; break;
+    case IPV4_DEFECT_IHL: st->rx_bad_ihl++; break;
+    case IPV4_DEFECT_LENGTH: st->rx_bad_length++; break;
+    case IPV4_DEFECT_CHECKSUM: st->rx_bad_checksum++; break;
+    case IPV4_DEFECT_OPTIONS: st->rx_bad_options++; break;
+    case IPV4_DEFECT_FLAGS: st->rx_bad_flags++; break;
+    case IPV4_DEFECT_TTL: st->rx_bad_ttl++; break;
+    case IPV4_DEFECT_NONE: break;
+    }
+}
+
+static void deliver(struct ipv4 *ip, const struct ipv4_repr *r, const uint8_t *hdr,
+                    const uint8_t *payload, size_t len, uint64_t now)
+{
+    if (ip->ops->deliver(ip->ctx, r, hdr, payload, len, now))
+        ip->stats.rx_packets++;
+    else
+        ip->stats.rx_unknown_proto++;
+}
+
+void ipv4_input(struct ipv4 *ip, const uint8_t *pkt, size_t len, bool link_broadcast,
+                uint64_t now)
+{
+    struct ipv4_repr r;
+    enum ipv4_defect why;
+
+    if (ipv4_parse(pkt, len, &r, &why) < 0) {
+        count_defect(&ip->stats, why);
+        return;
+    }
+    if (bad_source(ip, r.src)) {
+        ip->stats.rx_bad_src++;
+        return;
+    }
+    r.to_broadcast = ipv4_is_broadcast(ip, r.dst);
+    r.link_broadcast = link_broadcast;
+    if (r.dst != ip->cfg.addr && !r.to_broadcast) {
+        ip->stats.rx_not_for_us++;
+        return;
+    }
+    /* Bytes past total_len are link padding (short frames are padded to 60). */
+    const uint8_t *payload = pkt + r.hdr_len;
+    size_t payload_len = (size_t)r.total_len - r.hdr_len;
+    if (!r.mf && r.frag_off == 0) {
+        deliver(ip, &r, pkt, payload, payload_len, now);
+        return;
+    }
+    struct ipv4_frag_slot *s = ipv4_frag_input(ip, &r, pkt, payload, payload_len, now);
+    if (!s)
+        return;
+    struct ipv4_repr whole;
+    ipv4_frag_repr(s, &whole);
+    whole.to_broadcast = s->to_broadcast;
+    whole.link_broadcast = s->link_broadcast;
+    deliver(ip, &whole, s->hdr, s->data, s->total, now);
+    ipv4_frag_release(s);
+}
+
+int ipv4_route(const struct ipv4 *ip, net_ip4 dst, net_ip4 *next_hop)
+{
+    if (ipv4_is_broadcast(ip, dst)) {
+        *next_hop = NET_IP4_BROADCAST;
+        return NET_OK;
+    }
+    if (dst == 0 || dst == ip->cfg.addr || net_ip4_is_multicast(dst) || (dst >> 24) == 127)
+        return NET_EUNREACH; /* no loopback, no multicast */
+    if ((dst & ip->netmask) == (ip->cfg.addr & ip->netmask)) {
+        *next_hop = dst;
+        return NET_OK;
+    }
+    if (!ip->cfg.gateway)
+        return NET_EUNREACH;
+    *next_hop = ip->cfg.gateway;
+    return NET_OK;
+}
+
+size_t ipv4_max_payload(const struct ipv4 *ip)
+{
+    return (size_t)ip->cfg.mtu - IPV4_HDR_LEN;
+}
+
+/* Copy bytes [off, off + len) of the concatenated iovec into `dst`. */
+static void iov_copy(uint8_t *dst, const struct net_iov *iov, size_t n, size_t off, size_t len)
+{
+    for (size_t i = 0; i < n && len; i++) {
+        if (off >= iov[i].len) {
+            off -= iov[i].len;
+            continue;
+        }
+        size_t take = iov[i].len - off;
+        if (take > len)
+            take = len;
+        memcpy(dst, (const uint8_t *)iov[i].base + off, take);
+        dst += take;
+        len -= take;
+        off = 0;
+    }
+}
+
+int ipv4_send(struct ipv4 *ip, const struct ipv4_tx *tx, const struct net_iov *iov, size_t n,
+              uint64_t now)
+{
+    net_ip4 next_hop;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += iov[i].len;
+
+    if (ipv4_route(ip, tx->dst, &next_hop) < 0) {
+        ip->stats.tx_no_route++;
+        return NET_EUNREACH;
+    }
+    size_t max = ipv4_max_payload(ip);
+    if (total > IPV4_MAX_LEN - IPV4_HDR_LEN || (tx->df && total > max)) {
+        ip->stats.tx_too_big++;
+        return NET_EMSGSIZE;
+    }
+    struct ipv4_repr r = {.tos = tx->tos, .id = ip->next_id++, .df = tx->df,
+                          .ttl = tx->ttl ? tx->ttl : ip->cfg.ttl, .proto = tx->proto,
+                          .src = ip->cfg.addr, .dst = tx->dst};
+    /* Fragments other than the last carry a multiple of 8 bytes (RFC 791). */
+    size_t chunk = total > max ? max & ~(size_t)7 : total;
+    size_t off = 0;
+    do {
+        size_t len = total - off < chunk ? total - off : chunk;
+        uint8_t *pkt = ip->ops->reserve(ip->ctx, IPV4_HDR_LEN + len);
+        if (!pkt) {
+            ip->stats.tx_no_buffer++;
+            return NET_ENOBUFS;
+        }
+        r.total_len = (uint16_t)(IPV4_HDR_LEN + len);
+        r.frag_off = (uint16_t)off;
+        r.mf = off + len < total;
+        ipv4_emit(&r, pkt, IPV4_HDR_LEN);
+        iov_copy(pkt + IPV4_HDR_LEN, iov, n, off, len);
+        ip->ops->output(ip->ctx, next_hop, pkt, IPV4_HDR_LEN + len, now);
+        if (total > max)
+            ip->stats.tx_fragments++;
+        off += len;
+    } while (off < total);
+    ip->stats.tx_packets++;
+    return NET_OK;
+}
+
+void ipv4_poll(struct ipv4 *ip, uint64_t now)
+{
+    ipv4_frag_poll(ip, now);
+}
+
+uint64_t ipv4_next_deadline(const struct ipv4 *ip)
+{
+    return ipv4_frag_next_deadline(ip);
+}
