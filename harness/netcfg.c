@@ -1,0 +1,170 @@
+#include "netcfg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void netcfg_defaults(struct netcfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->node.mac = (struct net_mac){{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
+    c->node.addr = NET_IP4(10, 0, 0, 2);
+    c->node.prefix_len = 24;
+    c->node.gateway = NET_IP4(10, 0, 0, 1);
+    c->node.mtu = 1500;
+    c->node.seed = 1;
+}
+
+int parse_ip4(const char *s, net_ip4 *out)
+{
+    unsigned a, b, c, d;
+    char tail;
+    if (sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 ||
+        c > 255 || d > 255)
+        return -1;
+    *out = NET_IP4(a, b, c, d);
+    return 0;
+}
+
+int parse_mac(const char *s, struct net_mac *out)
+{
+    unsigned v[6];
+    char tail;
+    if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++) {
+        if (v[i] > 255)
+            return -1;
+        out->b[i] = (uint8_t)v[i];
+    }
+    return 0;
+}
+
+const char *fmt_ip4(net_ip4 a, char *buf, size_t len)
+{
+    snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+    return buf;
+}
+
+const char *fmt_mac(const struct net_mac *m, char *buf, size_t len)
+{
+    snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m->b[0], m->b[1], m->b[2], m->b[3],
+             m->b[4], m->b[5]);
+    return buf;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || v > max || *s == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int netcfg_set(struct netcfg *c, const char *kv, char *err, size_t errlen)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq) {
+        snprintf(err, errlen, "'%s' is not key=value", kv);
+        return -1;
+    }
+    size_t klen = (size_t)(eq - kv);
+    const char *v = eq + 1;
+    uint64_t n;
+#define KEY(k) (klen == strlen(k) && strncmp(kv, k, klen) == 0)
+    if (KEY("mac")) {
+        if (parse_mac(v, &c->node.mac) == 0)
+            return 0;
+    } else if (KEY("ip")) {
+        char addr[32];
+        const char *slash = strchr(v, '/');
+        size_t alen = slash ? (size_t)(slash - v) : strlen(v);
+        if (alen < sizeof(addr)) {
+            memcpy(addr, v, alen);
+            addr[alen] = 0;
+            if (parse_ip4(addr, &c->node.addr) == 0 &&
+                (!slash || (parse_u64(slash + 1, 32, &n) == 0 && (c->node.prefix_len = (uint8_t)n))))
+                return 0;
+        }
+    } else if (KEY("gw")) {
+        if (strcmp(v, "none") == 0) {
+            c->node.gateway = 0;
+            return 0;
+        }
+        if (parse_ip4(v, &c->node.gateway) == 0)
+            return 0;
+    } else if (KEY("mtu")) {
+        if (parse_u64(v, 65535, &n) == 0) {
+            c->node.mtu = (uint16_t)n;
+            return 0;
+        }
+    } else if (KEY("seed")) {
+        if (parse_u64(v, UINT64_MAX, &c->node.seed) == 0)
+            return 0;
+    } else if (KEY("boot")) {
+        if (parse_u64(v, UINT64_MAX, &c->boot_ns) == 0) {
+            c->has_boot = true;
+            return 0;
+        }
+    } else {
+        snprintf(err, errlen, "unknown key '%.*s'", (int)klen, kv);
+        return -1;
+    }
+#undef KEY
+    snprintf(err, errlen, "bad value in '%s'", kv);
+    return -1;
+}
+
+int netcfg_load(const char *path, struct netcfg *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    int lineno = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *s = line, *e = line + strlen(line);
+        while (*s == ' ' || *s == '\t')
+            s++;
+        while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+            *--e = 0;
+        if (!*s)
+            continue;
+        char msg[200];
+        if (netcfg_set(c, s, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+int netcfg_save(const char *path, const struct netcfg *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char mac[18], ip[16], gw[16];
+    fprintf(f, "# Stack configuration for the capture beside this file (see harness/netcfg.h).\n");
+    fprintf(f, "mac=%s\nip=%s/%u\ngw=%s\nmtu=%u\nseed=%llu\n", fmt_mac(&c->node.mac, mac, sizeof(mac)),
+            fmt_ip4(c->node.addr, ip, sizeof(ip)), c->node.prefix_len,
+            c->node.gateway ? fmt_ip4(c->node.gateway, gw, sizeof(gw)) : "none", c->node.mtu,
+            (unsigned long long)c->node.seed);
+    if (c->has_boot)
+        fprintf(f, "boot=%llu\n", (unsigned long long)c->boot_ns);
+    return fclose(f) == 0 ? 0 : -1;
+}

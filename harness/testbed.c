@@ -1,0 +1,67 @@
+#include "testbed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void record_ping(void *ctx, const struct icmp_ping_result *r)
+{
+    struct testbed *tb = ctx;
+    if (tb->n_pings < TB_MAX_PING_RESULTS)
+        tb->pings[tb->n_pings++] = *r;
+}
+
+struct node_cfg testbed_default_cfg(void)
+{
+    return (struct node_cfg){.mac = {{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}},
+                             .addr = NET_IP4(10, 0, 0, 2),
+                             .prefix_len = 24,
+                             .gateway = NET_IP4(10, 0, 0, 1),
+                             .mtu = 1500,
+                             .seed = 1};
+}
+
+int testbed_init(struct testbed *tb, const struct node_cfg *cfg, uint64_t now)
+{
+    memset(tb, 0, sizeof(*tb));
+    tb->now = now;
+    tb->cfg = *cfg;
+    fake_link_init(&tb->link, &tb->now);
+    tb->node = calloc(1, sizeof(*tb->node));
+    if (!tb->node)
+        abort();
+    tb->ops = (struct node_ops){.dev = &fake_link_ops, .dev_ctx = &tb->link,
+                                .ping_result = record_ping};
+    return node_init(tb->node, cfg, &tb->ops, tb, now);
+}
+
+void testbed_free(struct testbed *tb)
+{
+    free(tb->node);
+    fake_link_free(&tb->link);
+    tb->node = NULL;
+}
+
+void tb_advance(struct testbed *tb, uint64_t to)
+{
+    for (;;) {
+        uint64_t d = node_next_deadline(tb->node);
+        if (d > to)
+            break;
+        if (d > tb->now)
+            tb->now = d;
+        node_poll(tb->node, tb->now);
+    }
+    if (to > tb->now)
+        tb->now = to;
+}
+
+void tb_send(struct testbed *tb, const uint8_t *frame, size_t len, uint64_t at)
+{
+    tb_advance(tb, at);
+    node_input(tb->node, frame, len, tb->now);
+}
+
+const struct fake_frame *tb_next(struct testbed *tb)
+{
+    return fake_link_next(&tb->link);
+}
