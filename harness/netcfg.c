@@ -110,6 +110,32 @@ int netcfg_set(struct netcfg *c, const char *kv, char *err, size_t errlen)
             c->has_boot = true;
             return 0;
         }
+    } else if (KEY("inbound")) {
+        if (parse_u64(v, UINT32_MAX, &n) == 0 && n > 0 && c->n_inbound < NETCFG_MAX_ACTIONS &&
+            (c->n_inbound == 0 || n > c->inbound[c->n_inbound - 1])) {
+            c->inbound[c->n_inbound++] = (uint32_t)n;
+            return 0;
+        }
+    } else if (KEY("ping")) {
+        unsigned long long at;
+        char addr[32];
+        unsigned seq, size;
+        char tail;
+        if (c->n_actions == NETCFG_MAX_ACTIONS) {
+            snprintf(err, errlen, "more than %d actions", NETCFG_MAX_ACTIONS);
+            return -1;
+        }
+        struct netcfg_action *a = &c->actions[c->n_actions];
+        if (sscanf(v, "%llu,%31[0-9.],%u,%u%c", &at, addr, &seq, &size, &tail) == 4 &&
+            parse_ip4(addr, &a->dst) == 0 && seq <= 65535 && size <= 65535 &&
+            (c->n_actions == 0 || at >= c->actions[c->n_actions - 1].at_ns)) {
+            a->kind = ACTION_PING;
+            a->at_ns = at;
+            a->seq = (uint16_t)seq;
+            a->size = (uint16_t)size;
+            c->n_actions++;
+            return 0;
+        }
     } else {
         snprintf(err, errlen, "unknown key '%.*s'", (int)klen, kv);
         return -1;
@@ -166,5 +192,45 @@ int netcfg_save(const char *path, const struct netcfg *c, char *err, size_t errl
             (unsigned long long)c->node.seed);
     if (c->has_boot)
         fprintf(f, "boot=%llu\n", (unsigned long long)c->boot_ns);
-    return fclose(f) == 0 ? 0 : -1;
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < c->n_actions; i++)
+        if (netcfg_append_action(path, &c->actions[i], err, errlen) < 0)
+            return -1;
+    for (size_t i = 0; i < c->n_inbound; i++) {
+        char line[32];
+        snprintf(line, sizeof(line), "inbound=%u", c->inbound[i]);
+        if (netcfg_append_line(path, line, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+bool netcfg_is_inbound(const struct netcfg *c, size_t frame)
+{
+    for (size_t i = 0; i < c->n_inbound; i++)
+        if (c->inbound[i] == frame)
+            return true;
+    return false;
+}
+
+int netcfg_append_line(const char *path, const char *line, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "a");
+    if (!f || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int netcfg_append_action(const char *path, const struct netcfg_action *a, char *err,
+                         size_t errlen)
+{
+    char ip[16], line[96];
+    snprintf(line, sizeof(line), "ping=%llu,%s,%u,%u", (unsigned long long)a->at_ns,
+             fmt_ip4(a->dst, ip, sizeof(ip)), a->seq, a->size);
+    return netcfg_append_line(path, line, err, errlen);
 }
