@@ -43,6 +43,26 @@ static void describe_diff(FILE *out, const struct field *e, const struct field *
     }
 }
 
+/* The first field that differs. Checksum fields are looked at only when nothing else
+ * differs: a changed field also breaks the checksum before it (ICMP's precedes the data),
+ * and the report should name the cause, not the symptom. */
+static size_t first_difference(const struct dissection *de, const struct dissection *da)
+{
+    size_t n = de->n > da->n ? de->n : da->n;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            if (i >= de->n || i >= da->n)
+                return i;
+            bool csum = de->f[i].kind == F_CSUM && da->f[i].kind == F_CSUM;
+            if (csum != (pass == 1))
+                continue;
+            if (!field_equal(&de->f[i], &da->f[i]))
+                return i;
+        }
+    }
+    return n;
+}
+
 /* Compare one expected frame with one actual frame. Returns true when they match. */
 static bool compare(FILE *out, const char *name, const struct expect *e, size_t k,
                     const struct sent *a, struct dissect_ctx *ectx, struct dissect_ctx *actx)
@@ -50,24 +70,20 @@ static bool compare(FILE *out, const char *name, const struct expect *e, size_t 
     struct dissection de, da;
     dissect(ectx, e->data, e->len, &de);
     dissect(actx, a->data, a->len, &da);
-    size_t n = de.n > da.n ? de.n : da.n;
-    for (size_t i = 0; i < n; i++) {
-        const struct field *fe = i < de.n ? &de.f[i] : NULL;
-        const struct field *fa = i < da.n ? &da.f[i] : NULL;
-        if (fe && fa && field_equal(fe, fa))
-            continue;
-        fprintf(out, "replay: %s: MISMATCH at capture frame %zu (the stack's frame %zu)\n", name,
-                e->frame, k + 1);
-        if (fe && fa && strcmp(fe->name, fa->name) != 0) {
-            fprintf(out, "  layer:    %s\n  field:    %s (expected) vs %s (actual): the frames "
-                         "differ in structure\n", field_layer(fe), fe->name, fa->name);
-        } else {
-            describe_diff(out, fe, fa);
-        }
-        fprintf(out, "  expected frame: %s\n  actual frame:   %s\n", de.summary, da.summary);
-        return false;
-    }
-    return true;
+    size_t i = first_difference(&de, &da);
+    if (i == (de.n > da.n ? de.n : da.n))
+        return true;
+    const struct field *fe = i < de.n ? &de.f[i] : NULL;
+    const struct field *fa = i < da.n ? &da.f[i] : NULL;
+    fprintf(out, "replay: %s: MISMATCH at capture frame %zu (the stack's frame %zu)\n", name,
+            e->frame, k + 1);
+    if (fe && fa && strcmp(fe->name, fa->name) != 0)
+        fprintf(out, "  layer:    %s\n  field:    %s (expected) vs %s (actual): the frames "
+                     "differ in structure\n", field_layer(fe), fe->name, fa->name);
+    else
+        describe_diff(out, fe, fa);
+    fprintf(out, "  expected frame: %s\n  actual frame:   %s\n", de.summary, da.summary);
+    return false;
 }
 
 /* The replay in progress: the stack under test and the bookkeeping around its output. */

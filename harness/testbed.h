@@ -4,10 +4,10 @@
  * storage); testbed_free releases it.
  *
  * Conversation helpers keep protocol tests readable:
- *     tb_send(tb, frame, len, at_ns);            a frame arrives at time `at_ns`
- *     f = tb_expect(tb);                          the next frame the stack sent (asserts one)
- *     tb_expect_nothing(tb);                      the stack sent nothing more
- *     tb_advance(tb, to_ns);                      run every timer due up to `to_ns`
+ *     tb_send(tb, frame, len, at_ns);      a frame arrives at time `at_ns`
+ *     f = tb_next(tb);                      the next frame the stack sent, NULL if none
+ *     cr_assert_null(tb_next(tb));          (in a test) the stack sent nothing more
+ *     tb_advance(tb, to_ns);                run every timer due up to `to_ns`
  */
 #ifndef HARNESS_TESTBED_H
 #define HARNESS_TESTBED_H

@@ -7,6 +7,9 @@
 #define DEFAULT_MAX_TRIES 3
 #define DEFAULT_ANNOUNCE_COUNT 2
 #define DEFAULT_ANNOUNCE_INTERVAL_NS (2 * NET_NS_PER_SEC)
+/* A device that refused a queued packet frees buffers as transmissions complete, which
+ * takes microseconds; retrying a millisecond later keeps the wait short without spinning. */
+#define FLUSH_RETRY_NS NET_NS_PER_MS
 
 static const struct net_mac mac_broadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 static const struct net_mac mac_zero = {{0}};
@@ -66,6 +69,7 @@ int arp_init(struct arp *arp, const struct arp_cfg *cfg, const struct arp_ops *o
     memset(cfg->entries, 0, cfg->n_entries * sizeof(*cfg->entries));
     if (cfg->n_pending)
         memset(cfg->pending, 0, cfg->n_pending * sizeof(*cfg->pending));
+    arp->flush_at = UINT64_MAX;
     arp->ops = ops;
     arp->ctx = ctx;
     return NET_OK;
@@ -112,8 +116,10 @@ static void drop_queued(struct arp *arp, net_ip4 next_hop)
 
 static void release(struct arp *arp, struct arp_entry *e)
 {
-    if (e->state == ARP_INCOMPLETE)
-        drop_queued(arp, e->ip);
+    /* A reachable entry can hold packets too: ones the device refused when it resolved.
+     * Nothing sends them once the entry is gone, so they are dropped and counted here
+     * rather than left holding slots, to surface much later on a new resolution. */
+    drop_queued(arp, e->ip);
     e->state = ARP_FREE;
 }
 
@@ -141,7 +147,7 @@ static struct arp_entry *claim(struct arp *arp, net_ip4 ip)
     return victim;
 }
 
-static void flush_queued(struct arp *arp, const struct arp_entry *e)
+static void flush_queued(struct arp *arp, const struct arp_entry *e, uint64_t now)
 {
     for (;;) {
         struct arp_pending *oldest = NULL;
@@ -157,7 +163,9 @@ static void flush_queued(struct arp *arp, const struct arp_entry *e)
             return;
         uint8_t *buf = arp->ops->reserve(arp->ctx, oldest->len);
         if (!buf) {
-            arp->stats.tx_no_buffer++; /* stays queued; arp_poll tries again */
+            arp->stats.tx_no_buffer++; /* stays queued; arp_poll tries again soon */
+            if (arp->flush_at > now + FLUSH_RETRY_NS)
+                arp->flush_at = now + FLUSH_RETRY_NS;
             return;
         }
         memcpy(buf, slot_data(arp, slot), oldest->len);
@@ -176,7 +184,7 @@ static void confirm(struct arp *arp, struct arp_entry *e, const struct net_mac *
     e->next_probe = now;
     e->deadline = now + arp->cfg.reachable_ns;
     if (was_incomplete)
-        flush_queued(arp, e);
+        flush_queued(arp, e, now);
 }
 
 static bool unicast_ip(net_ip4 a)
@@ -200,7 +208,8 @@ void arp_input(struct arp *arp, const uint8_t *buf, size_t len, uint64_t now)
         arp->stats.rx_bad_op++;
         return;
     }
-    if (net_mac_is_group(&r.sha) || net_mac_is_zero(&r.sha) ||
+    /* Our own MAC as sender is a spoof or a loop, whatever the Ethernet source said. */
+    if (net_mac_is_group(&r.sha) || net_mac_is_zero(&r.sha) || net_mac_eq(&r.sha, &arp->cfg.mac) ||
         (r.spa != 0 && !unicast_ip(r.spa))) {
         arp->stats.rx_bad_sender++;
         return;
@@ -315,6 +324,13 @@ int arp_output(struct arp *arp, net_ip4 next_hop, uint8_t *pkt, size_t len, uint
         }
         return NET_OK;
     }
+    /* Only another unicast host can be resolved. A packet queued for anything else
+     * (0.0.0.0, a multicast group) would sit in a slot with no request ever sent for it
+     * until an overflow evicted it; for our own address we would ARP for ourselves. */
+    if (!e && (!unicast_ip(next_hop) || next_hop == arp->cfg.ip)) {
+        arp->stats.queue_dropped++;
+        return NET_ENOBUFS;
+    }
     /* Copy first: the request below reuses the device reservation `pkt` lives in. */
     int rc = enqueue(arp, next_hop, pkt, len);
     if (!e && unicast_ip(next_hop))
@@ -333,6 +349,8 @@ void arp_announce(struct arp *arp, uint64_t now)
 
 void arp_poll(struct arp *arp, uint64_t now)
 {
+    if (now >= arp->flush_at)
+        arp->flush_at = UINT64_MAX; /* the loop below retries, and re-arms if still refused */
     if (arp->announce_left && now >= arp->announce_at) {
         /* Announcement: a request with sender and target both our address (RFC 5227 2.3). */
         if (send_arp(arp, ARP_OP_REQUEST, &mac_broadcast, &mac_zero, arp->cfg.ip)) {
@@ -345,7 +363,7 @@ void arp_poll(struct arp *arp, uint64_t now)
         struct arp_entry *e = &arp->cfg.entries[i];
         if (e->state == ARP_FREE || now < e->deadline) {
             if (e->state == ARP_REACHABLE)
-                flush_queued(arp, e);
+                flush_queued(arp, e, now);
             continue;
         }
         if (e->state == ARP_REACHABLE) {
@@ -363,6 +381,8 @@ void arp_poll(struct arp *arp, uint64_t now)
 uint64_t arp_next_deadline(const struct arp *arp)
 {
     uint64_t d = arp->announce_left ? arp->announce_at : UINT64_MAX;
+    if (arp->flush_at < d)
+        d = arp->flush_at;
     for (size_t i = 0; i < arp->cfg.n_entries; i++) {
         const struct arp_entry *e = &arp->cfg.entries[i];
         if (e->state != ARP_FREE && e->deadline < d)

@@ -66,7 +66,7 @@ struct arp_stats {
     uint64_t rx_truncated;
     uint64_t rx_bad_format; /* hardware/protocol type or length we do not speak */
     uint64_t rx_bad_op;
-    uint64_t rx_bad_sender; /* group/zero MAC or non-unicast IP as sender */
+    uint64_t rx_bad_sender; /* group/zero/our own MAC or non-unicast IP as sender */
     uint64_t rx_conflict;   /* someone else claims our address */
     uint64_t rx_not_for_us; /* requests for other hosts: normal, just counted */
     uint64_t learned;
@@ -112,6 +112,7 @@ struct arp {
     uint64_t queue_seq;
     uint8_t announce_left;
     uint64_t announce_at;
+    uint64_t flush_at; /* retry queued packets the device refused; UINT64_MAX: none */
     struct arp_stats stats;
 };
 
