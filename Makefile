@@ -50,7 +50,7 @@ REPLAY := $(HOST)/replay
 TAPRUN := $(HOST)/taprun
 UNIT := $(HOST)/unit-tests
 
-.PHONY: all check test unit replay-all freestanding run replay deps clean
+.PHONY: all check test unit replay-all freestanding run replay deps clean print-free-cflags
 all: $(REPLAY) $(TAPRUN) $(UNIT) $(FREE_OBJ)
 
 $(HOST)/%.o: %.c
@@ -111,3 +111,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# For tests that compile a probe the way lib/ is compiled freestanding.
+print-free-cflags:
+	@echo $(FREE_CFLAGS)

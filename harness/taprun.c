@@ -7,7 +7,8 @@
  * key=value are the node settings of harness/netcfg.h (mac=, ip=A.B.C.D/N, gw=, mtu=, seed=).
  * People ping and arping it; tests and scripts/record-fixtures.sh record fixtures with
  * --pcap, which captures every frame in and out and writes the replay sidecar beside it.
- * Runs until SIGINT/SIGTERM, --duration, or the last --ping result; prints counters on exit.
+ * Runs until SIGINT/SIGTERM, --duration, or (without --duration) the last --ping result;
+ * prints counters on exit.
  */
 #include <errno.h>
 #include <poll.h>
@@ -230,8 +231,8 @@ int main(int argc, char **argv)
             r.ping_sent++;
             r.ping_next = now + r.ping_interval;
         }
-        if (r.ping_dst && r.ping_done >= r.ping_count)
-            break;
+        if (r.ping_dst && r.ping_done >= r.ping_count && !duration)
+            break; /* with --duration, keep running: timers after the pings still matter */
         node_poll(&node, now);
 
         uint64_t wake = node_next_deadline(&node);

@@ -141,8 +141,9 @@ def main():
                                      flags="MF" if mf else 0) / body))
         return out, payload
 
-    f_over, _ = frags(0, 3000, [(0, 1480, True, None), (1480, 1528, False, None),
-                                (1472, 16, True, b"Z" * 16)], 0x2001)
+    # Every fragment fits the link (<= 1480 data bytes): what is tested is the overlap rule.
+    f_over, _ = frags(0, 3000, [(0, 1480, True, None), (1480, 1480, True, None),
+                                (1472, 16, True, b"Z" * 16), (2960, 48, False, None)], 0x2001)
     f_dup, _ = frags(0, 2000, [(0, 1480, True, None), (0, 1480, True, None),
                                (1480, 528, False, None)], 0x2002)
     f_rev, _ = frags(0, 2000, [(1480, 528, False, None), (0, 1480, True, None)], 0x2003)

@@ -1,0 +1,82 @@
+"""The developer tools: the purity gate, the replay CLI and the bisect driver."""
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPLAY, ROOT, STACK_MAC
+
+FIXTURE = ROOT / "pcaps/icmp/ping-sizes.pcap"
+
+
+def compile_free(tmp_path, name, source):
+    src = tmp_path / (name + ".c")
+    src.write_text(source)
+    obj = tmp_path / (name + ".o")
+    flags = subprocess.run(["make", "-s", "-C", str(ROOT), "--no-print-directory",
+                            "print-free-cflags"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    subprocess.run(["gcc", *flags, "-Wno-missing-prototypes", "-c", str(src), "-o", str(obj)],
+                   check=True, cwd=ROOT)
+    return obj
+
+
+def purity(*objs):
+    return subprocess.run([str(ROOT / "scripts/check-freestanding.sh"), *map(str, objs)],
+                          capture_output=True, text=True)
+
+
+def test_purity_gate_accepts_a_pure_layer(tmp_path):
+    ok = compile_free(tmp_path, "pure", "#include <string.h>\n"
+                      "int pure_copy(char *d, const char *s) { memcpy(d, s, 4); return 0; }\n")
+    r = purity(ok)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("source, complaint", [
+    ("int counter;\nint bump(void) { return ++counter; }\n", "writable data"),
+    ("static int hits = 1;\nint hit(void) { return hits++; }\n", "writable data"),
+    ("void *malloc(unsigned long);\nvoid *grab(void) { return malloc(8); }\n", "references malloc"),
+    ("int printf(const char *, ...);\nvoid say(void) { printf(\"hi\"); }\n", "references printf"),
+])
+def test_purity_gate_rejects_globals_and_libc(tmp_path, source, complaint):
+    bad = compile_free(tmp_path, "impure", source)
+    r = purity(bad)
+    assert r.returncode == 1
+    assert complaint in r.stderr, r.stderr
+
+
+def test_replay_exit_codes_suit_git_bisect(tmp_path, built):
+    assert subprocess.run([str(REPLAY), str(FIXTURE)]).returncode == 0
+    assert subprocess.run([str(REPLAY), str(tmp_path / "absent.pcap")]).returncode == 125
+    # Damage the last byte of the last frame the stack sent (an echo reply's data).
+    from scapy.all import Ether, rdpcap, wrpcap
+    frames = list(rdpcap(str(FIXTURE)))
+    last = max(i for i, f in enumerate(frames) if f[Ether].src == STACK_MAC)
+    data = bytearray(bytes(frames[last]))
+    data[-1] ^= 0x01
+    frames[last] = Ether(bytes(data))
+    damaged = tmp_path / "damaged.pcap"
+    wrpcap(str(damaged), frames)
+    shutil.copy(FIXTURE.with_suffix(".conf"), damaged.with_suffix(".conf"))
+    r = subprocess.run([str(REPLAY), str(damaged)], capture_output=True, text=True)
+    assert r.returncode == 1, r.stdout
+    assert "layer:    Data" in r.stdout and "field:    data.data" in r.stdout, r.stdout
+
+
+def test_replay_writes_the_actual_conversation_for_wireshark(tmp_path, built):
+    out = tmp_path / "actual.pcap"
+    r = subprocess.run(["make", "-s", "-C", str(ROOT), "replay", "PCAP=" + str(FIXTURE),
+                        "OUT=" + str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    if shutil.which("tshark"):
+        t = subprocess.run(["tshark", "-r", str(out)], capture_output=True, text=True)
+        assert t.stdout.count("Echo (ping) reply") == 12, t.stdout
+
+
+def test_bisect_driver_skips_a_commit_that_cannot_replay(tmp_path):
+    r = subprocess.run([str(ROOT / "scripts/bisect-replay.sh"), str(tmp_path / "none.pcap")],
+                       cwd=ROOT)
+    assert r.returncode == 125
+    r = subprocess.run([str(ROOT / "scripts/bisect-replay.sh"), str(FIXTURE)], cwd=ROOT)
+    assert r.returncode == 0
