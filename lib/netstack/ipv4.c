@@ -68,6 +68,10 @@ int ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_repr *r, enum ipv4_de
     r->proto = buf[IPV4_OFF_PROTO];
     r->src = net_get32(buf + IPV4_OFF_SRC);
     r->dst = net_get32(buf + IPV4_OFF_DST);
+    /* Not known from the bytes alone; ipv4_input sets them. Never leave them undefined:
+     * ICMP reads them to decide whether an error may be sent. */
+    r->to_broadcast = false;
+    r->link_broadcast = false;
     return NET_OK;
 }
 
