@@ -22,7 +22,7 @@ say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2);)
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wno-unused-parameter
 DEPFLAGS = -MMD -MP
-LIB_INC := -Ilib/netstack/include
+LIB_INC := $(patsubst %,-I%,$(filter-out lib/libc/include,$(wildcard lib/*/include)))
 
 # Hosted: the same lib sources plus harness and tests, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -33,18 +33,19 @@ HOST_LIBS := -lpcap
 # Freestanding: what the kernel will link. No libc headers but lib/libc/include.
 FREE_CFLAGS := $(WARN) -O2 -ffreestanding -fno-builtin -nostdinc -nostdlib -mno-red-zone \
                -fno-pic -fno-stack-protector -fno-common -mgeneral-regs-only \
-               -fno-tree-loop-distribute-patterns \
+               -fno-tree-loop-distribute-patterns -fno-omit-frame-pointer \
                -isystem lib/libc/include -isystem $(shell $(CC) -print-file-name=include) $(LIB_INC)
 
-NETSTACK_SRC := $(wildcard lib/netstack/*.c)
+# Every lib/<name>/ is a pure library: built hosted for tests and freestanding for the kernel.
 LIBC_SRC := lib/libc/string.c
+LIB_SRC := $(filter-out $(LIBC_SRC),$(wildcard lib/*/*.c))
 HARNESS_SRC := $(filter-out harness/replay_main.c harness/taprun.c,$(wildcard harness/*.c))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
-NETSTACK_OBJ := $(NETSTACK_SRC:%.c=$(HOST)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(HOST)/%.o)
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(HOST)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(HOST)/%.o)
-FREE_OBJ := $(NETSTACK_SRC:%.c=$(FREE)/%.o) $(LIBC_SRC:%.c=$(FREE)/%.o)
+FREE_OBJ := $(LIB_SRC:%.c=$(FREE)/%.o) $(LIBC_SRC:%.c=$(FREE)/%.o)
 
 REPLAY := $(HOST)/replay
 TAPRUN := $(HOST)/taprun
@@ -68,15 +69,15 @@ $(FREE)/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FREE_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(REPLAY): $(HOST)/harness/replay_main.o $(HARNESS_OBJ) $(NETSTACK_OBJ)
+$(REPLAY): $(HOST)/harness/replay_main.o $(HARNESS_OBJ) $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
 
-$(TAPRUN): $(HOST)/harness/taprun.o $(HARNESS_OBJ) $(NETSTACK_OBJ)
+$(TAPRUN): $(HOST)/harness/taprun.o $(HARNESS_OBJ) $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
 
-$(UNIT): $(UNIT_OBJ) $(HARNESS_OBJ) $(NETSTACK_OBJ)
+$(UNIT): $(UNIT_OBJ) $(HARNESS_OBJ) $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -lcriterion -o $@
 
