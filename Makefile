@@ -47,12 +47,19 @@ HARNESS_OBJ := $(HARNESS_SRC:%.c=$(HOST)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(HOST)/%.o)
 FREE_OBJ := $(LIB_SRC:%.c=$(FREE)/%.o) $(LIBC_SRC:%.c=$(FREE)/%.o)
 
+# The kernel: freestanding lib/ objects plus kernel/, linked at 1 MiB.
+KERNEL_C := $(wildcard kernel/*.c)
+KERNEL_S := $(wildcard kernel/*.S)
+KERNEL_OBJ := $(KERNEL_C:%.c=$(FREE)/%.o) $(KERNEL_S:%.S=$(FREE)/%.o)
+KERNEL_ELF := $(BUILD)/quartz-unikernel.elf
+KERNEL_CFLAGS := $(FREE_CFLAGS) -Ikernel
+
 REPLAY := $(HOST)/replay
 TAPRUN := $(HOST)/taprun
 UNIT := $(HOST)/unit-tests
 
 .PHONY: all check test unit replay-all freestanding run replay deps clean print-free-cflags
-all: $(REPLAY) $(TAPRUN) $(UNIT) $(FREE_OBJ)
+all: $(REPLAY) $(TAPRUN) $(UNIT) $(FREE_OBJ) $(KERNEL_ELF)
 
 $(HOST)/%.o: %.c
 	$(call say,CC,$<)
@@ -68,6 +75,21 @@ $(FREE)/%.o: %.c
 	$(call say,CC-FREE,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FREE_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(FREE)/kernel/%.o: kernel/%.c
+	$(call say,CC-KERN,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(KERNEL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(FREE)/kernel/%.o: kernel/%.S
+	$(call say,AS,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(KERNEL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(KERNEL_ELF): $(KERNEL_OBJ) $(FREE_OBJ) kernel/linker.ld
+	$(call say,LD,$@)
+	$(Q)ld -nostdlib -static -z max-page-size=4096 -z noexecstack -T kernel/linker.ld \
+	    -o $@ $(KERNEL_OBJ) $(FREE_OBJ)
 
 $(REPLAY): $(HOST)/harness/replay_main.o $(HARNESS_OBJ) $(LIB_OBJ)
 	$(call say,LD,$@)

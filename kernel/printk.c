@@ -1,0 +1,157 @@
+#include "printk.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "serial.h"
+
+static int debug_on;
+
+void printk_set_debug(int on)
+{
+    debug_on = on;
+}
+
+struct sink {
+    char *buf; /* NULL: the serial port */
+    size_t len, pos;
+};
+
+static void emit(struct sink *s, const char *p, size_t n)
+{
+    if (!s->buf) {
+        serial_write(p, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++, s->pos++)
+        if (s->pos + 1 < s->len)
+            s->buf[s->pos] = p[i];
+}
+
+static void number(struct sink *s, uint64_t v, unsigned base, bool neg, int width, bool zero)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    if (neg)
+        tmp[n++] = '-';
+    for (; width > n; width--)
+        emit(s, zero ? "0" : " ", 1);
+    while (n)
+        emit(s, &tmp[--n], 1);
+}
+
+static void format(struct sink *s, const char *fmt, va_list ap)
+{
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') {
+            emit(s, p, 1);
+            continue;
+        }
+        p++;
+        bool zero = *p == '0';
+        int width = 0, longs = 0;
+        while (*p >= '0' && *p <= '9')
+            width = width * 10 + (*p++ - '0');
+        while (*p == 'l' || *p == 'z') {
+            longs = *p == 'z' ? 2 : longs + 1;
+            p++;
+        }
+        switch (*p) {
+        case 'd':
+        case 'i': {
+            int64_t v = longs ? va_arg(ap, int64_t) : va_arg(ap, int);
+            number(s, v < 0 ? (uint64_t)-v : (uint64_t)v, 10, v < 0, width, zero);
+            break;
+        }
+        case 'u':
+        case 'x': {
+            uint64_t v = longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned);
+            number(s, v, *p == 'u' ? 10 : 16, false, width, zero);
+            break;
+        }
+        case 'p':
+            emit(s, "0x", 2);
+            number(s, (uintptr_t)va_arg(ap, void *), 16, false, 16, true);
+            break;
+        case 's': {
+            const char *str = va_arg(ap, const char *);
+            if (!str)
+                str = "(null)";
+            size_t n = 0;
+            while (str[n])
+                n++;
+            for (; width > (int)n; width--)
+                emit(s, " ", 1);
+            emit(s, str, n);
+            break;
+        }
+        case 'c': {
+            char c = (char)va_arg(ap, int);
+            emit(s, &c, 1);
+            break;
+        }
+        case '%':
+            emit(s, "%", 1);
+            break;
+        default:
+            emit(s, "%?", 2);
+            if (!*p)
+                return;
+        }
+    }
+}
+
+void kvprintf(const char *fmt, va_list ap)
+{
+    struct sink s = {0};
+    format(&s, fmt, ap);
+}
+
+void kprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kvprintf(fmt, ap);
+    va_end(ap);
+}
+
+size_t ksnprintf(char *buf, size_t len, const char *fmt, ...)
+{
+    struct sink s = {buf, len, 0};
+    va_list ap;
+    va_start(ap, fmt);
+    format(&s, fmt, ap);
+    va_end(ap);
+    if (len)
+        buf[s.pos < len ? s.pos : len - 1] = 0;
+    return s.pos;
+}
+
+static void vlog(const char *subsystem, const char *fmt, va_list ap)
+{
+    kprintf("%s: ", subsystem);
+    kvprintf(fmt, ap);
+    kprintf("\n");
+}
+
+void klog(const char *subsystem, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(subsystem, fmt, ap);
+    va_end(ap);
+}
+
+void kdebug(const char *subsystem, const char *fmt, ...)
+{
+    if (!debug_on)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(subsystem, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,40 @@
+#include "serial.h"
+
+#include "arch.h"
+
+#define COM1 0x3f8
+#define REG_DATA 0
+#define REG_IER 1
+#define REG_FCR 2
+#define REG_LCR 3
+#define REG_MCR 4
+#define REG_LSR 5
+#define LSR_THRE 0x20
+
+void serial_init(void)
+{
+    outb(COM1 + REG_IER, 0x00);  /* polled: no UART interrupts */
+    outb(COM1 + REG_LCR, 0x80);  /* DLAB to set the divisor */
+    outb(COM1 + REG_DATA, 0x01); /* 115200 baud */
+    outb(COM1 + REG_IER, 0x00);
+    outb(COM1 + REG_LCR, 0x03);  /* 8N1 */
+    outb(COM1 + REG_FCR, 0x07);  /* FIFOs on and cleared */
+    outb(COM1 + REG_MCR, 0x03);
+}
+
+static void put(char c)
+{
+    /* Bounded wait: a wedged or absent UART must not hang a panic report forever. */
+    for (int i = 0; i < 100000 && !(inb(COM1 + REG_LSR) & LSR_THRE); i++)
+        ;
+    outb(COM1 + REG_DATA, (uint8_t)c);
+}
+
+void serial_write(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n')
+            put('\r');
+        put(s[i]);
+    }
+}
