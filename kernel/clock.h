@@ -1,0 +1,28 @@
+/*
+ * clock.h — monotonic time and the one-shot alarm.
+ *
+ * Time is nanoseconds since the kernel's first instruction (the TSC read in boot.S).
+ * clock_init() finds the TSC frequency — CPUID leaf 0x15 when the CPU states it, else
+ * KVM's pvclock parameters (exact under KVM), else the PIT, polled once at boot (its
+ * interrupt is never used) — and calibrates the local APIC timer against the TSC.
+ * clock_set_alarm() arms the LAPIC timer to fire VEC_TIMER at an absolute time, which is
+ * how the idle loop halts until the next deadline instead of ticking.
+ */
+#ifndef KERNEL_CLOCK_H
+#define KERNEL_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+void clock_init(void);
+uint64_t clock_ns(void);
+/* Fire VEC_TIMER at `deadline` (ns); UINT64_MAX disarms. A past deadline fires at once. */
+void clock_set_alarm(uint64_t deadline);
+uint64_t clock_tsc_hz(void);
+uint64_t clock_lapic_hz(void);
+bool clock_tsc_invariant(void);
+const char *clock_source(void);
+/* Busy-wait (for calibration and self-tests only). */
+void clock_spin_ns(uint64_t ns);
+
+#endif
