@@ -99,7 +99,11 @@ $(TAPRUN): $(HOST)/harness/taprun.o $(HARNESS_OBJ) $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
 
-$(UNIT): $(UNIT_OBJ) $(HARNESS_OBJ) $(LIB_OBJ)
+# Kernel code that is pure C (no hardware) is unit-tested on the host too.
+KERNEL_HOSTED := kernel/cmdline.c
+KERNEL_HOSTED_OBJ := $(KERNEL_HOSTED:%.c=$(HOST)/%.o)
+
+$(UNIT): $(UNIT_OBJ) $(HARNESS_OBJ) $(LIB_OBJ) $(KERNEL_HOSTED_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -lcriterion -o $@
 

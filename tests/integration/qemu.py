@@ -1,0 +1,72 @@
+"""Booting the Quartz ELF under QEMU microvm the way a user does, and reading its serial log."""
+import os
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+KERNEL = ROOT / "build/quartz-unikernel.elf"
+DEBUG_EXIT = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+
+
+def kvm_usable():
+    """KVM when /dev/kvm opens (here it is PVM, a software KVM); else None and why."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError as e:
+        return "cannot open /dev/kvm: %s" % e.strerror
+    os.close(fd)
+    return None
+
+
+def accels():
+    """Every accelerator this machine can test: tcg always, kvm when it opens."""
+    return ["tcg"] + ([] if kvm_usable() else ["kvm"])
+
+
+def default_accel():
+    return "kvm" if not kvm_usable() else "tcg"
+
+
+def qemu_cmd(accel, append="", machine="microvm", mem="128M", extra=()):
+    return ["qemu-system-x86_64", "-M", machine, "-accel", accel, "-m", mem,
+            "-kernel", str(KERNEL), "-append", append, "-nodefaults", "-display", "none",
+            "-serial", "stdio", *DEBUG_EXIT, *extra]
+
+
+def run(accel, append="", timeout=60, **kw):
+    """Boot to completion (selftest or panic end the machine); returns (status, log)."""
+    r = subprocess.run(qemu_cmd(accel, append, **kw), capture_output=True, text=True,
+                       timeout=timeout)
+    return r.returncode, r.stdout.replace("\r", "")
+
+
+class Guest:
+    """A guest left running (it idles forever): read its log, then stop it by pid."""
+
+    def __init__(self, accel, append="", **kw):
+        self.proc = subprocess.Popen(qemu_cmd(accel, append, **kw), stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.log = ""
+
+    def wait_for(self, text, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+            except BlockingIOError:
+                chunk = b""
+            if chunk:
+                self.log += chunk.decode(errors="replace").replace("\r", "")
+            if text in self.log:
+                return self.log
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("guest never said %r; log:\n%s" % (text, self.log))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)

@@ -1,0 +1,119 @@
+"""The kernel shell on QEMU microvm: boot log, self-tests, panic path, idle cost.
+
+Tests run under every accelerator that works here (TCG always; KVM when /dev/kvm opens —
+on this machine that is PVM, a software KVM); each test id names the accelerator."""
+import re
+import subprocess
+import time
+
+import pytest
+
+from qemu import ROOT, Guest, accels, default_accel, run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_built():
+    subprocess.run(["make", "-s", "-C", str(ROOT), "build/quartz-unikernel.elf"], check=True)
+
+
+@pytest.fixture
+def guest():
+    started = []
+
+    def start(*a, **kw):
+        g = Guest(*a, **kw)
+        started.append(g)
+        return g
+    yield start
+    for g in started:
+        g.stop()
+
+
+@pytest.mark.parametrize("accel", accels())
+def test_boot_log_has_a_line_per_subsystem(guest, accel):
+    g = guest(accel, "ip=10.0.0.9/16 gw=10.0.0.1 port=8080 colour=blue port=99999")
+    log = g.wait_for("http: ")
+    for line in [r"^cmdline: \"ip=10\.0\.0\.9/16 gw=10\.0\.0\.1 port=8080",
+                 r"^cmdline: unknown key, ignored: colour=blue$",
+                 r"^cmdline: bad value, ignored: port=99999$",
+                 r"^memory: 127 MiB RAM, \d+ MiB free in \d+ ranges, (2 MiB|1 GiB) pages",
+                 r"^interrupts: local APIC id 0, 2 I/O APIC\(s\) with 48 GSIs, 8259 masked$",
+                 r"^timer: tsc [\d.]+ MHz \((cpuid|kvmclock|pit)\).*lapic timer [\d.]+ MHz$",
+                 r"^devices: 24 virtio-mmio transports \(ACPI layout\), 0 devices, no network",
+                 r"^network: address 10\.0\.0\.9/16 gateway 10\.0\.0\.1$",
+                 r"^http: port 8080 configured"]:
+        assert re.search(line, log, re.M), "missing %r in:\n%s" % (line, log)
+    ms = float(re.search(r"^boot: ready in ([\d.]+) ms from entry$", log, re.M).group(1))
+    print("%s: boot to ready %.3f ms of guest time" % (accel, ms))
+    assert ms < 1000, log
+
+
+@pytest.mark.parametrize("accel", accels())
+def test_selftests_pass_and_exit_with_status_1(accel):
+    status, log = run(accel, "selftest")
+    assert "selftest: memory ok" in log and "selftest: timer ok" in log, log
+    assert "selftest: interrupts ok" in log, log
+    assert re.search(r"^selftest: \d+ checks, 0 failed$", log, re.M), log
+    assert status == 1, log
+
+
+@pytest.mark.parametrize("accel", accels())
+def test_panic_reports_cause_registers_backtrace_and_exits_5(accel):
+    status, log = run(accel, "panic=test", timeout=30)
+    assert "panic: CPU exception 13 (general protection)" in log, log
+    assert re.search(r"rip 0x[0-9a-f]{16}", log) and re.search(r"rax [0-9a-f]{16}", log), log
+    assert re.search(r"^backtrace:\n  #0 0x[0-9a-f]{16}$", log, re.M), log
+    assert "panic: machine stopped" in log
+    assert status == 5, log
+
+
+@pytest.mark.parametrize("mem", ["16M", "512M", "4G"])
+def test_boots_and_passes_selftests_across_memory_sizes(mem):
+    status, log = run(default_accel(), "selftest", mem=mem)
+    ram = int(re.search(r"^memory: (\d+) MiB RAM", log, re.M).group(1))
+    want = {"16M": 16, "512M": 512, "4G": 4096}[mem]
+    assert want - 2 <= ram <= want, log
+    assert status == 1, log
+
+
+@pytest.mark.parametrize("machine, layout, gsi", [
+    ("microvm", "ACPI", "gsi 47"),
+    ("microvm,acpi=off", "command line", "gsi 12"),
+])
+def test_finds_the_nic_in_both_microvm_layouts(machine, layout, gsi):
+    nic = ["-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0"]
+    status, log = run(default_accel(), "selftest", machine=machine, extra=nic)
+    assert re.search(r"^devices: virtio-mmio@[0-9a-f]+ %s: net \(device 1, legacy" % gsi, log,
+                     re.M), log
+    assert "(%s layout), 1 devices" % layout in log, log
+    assert status == 1
+
+
+def test_modern_transport_is_recognised():
+    nic = ["-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+           "-global", "virtio-mmio.force-legacy=false"]
+    status, log = run(default_accel(), "selftest", extra=nic)
+    assert "net (device 1, modern transport)" in log, log
+
+
+def test_without_acpi_or_devices_probes_the_eight_default_transports():
+    status, log = run(default_accel(), "selftest", machine="microvm,acpi=off")
+    assert "devices: 8 virtio-mmio transports (acpi=off layout), 0 devices" in log, log
+    assert status == 1
+
+
+@pytest.mark.parametrize("accel", accels())
+def test_idle_guest_burns_no_host_cpu(guest, accel):
+    g = guest(accel)
+    g.wait_for("http: ")
+    time.sleep(1)
+    stat = "/proc/%d/stat" % g.proc.pid
+
+    def cpu_ticks():
+        fields = open(stat).read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    t0, c0 = time.monotonic(), cpu_ticks()
+    time.sleep(4)
+    used = (cpu_ticks() - c0) / 100 / (time.monotonic() - t0)  # CLK_TCK is 100 on Linux
+    print("%s: idle guest used %.1f%% of a host CPU" % (accel, used * 100))
+    assert used < 0.10, "idle guest used %.0f%% of a CPU" % (used * 100)
