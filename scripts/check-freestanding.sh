@@ -23,5 +23,20 @@ for obj in "$@"; do
         fi
     done
 done
+# A global that libc also defines would silently replace libc's in hosted builds (tests,
+# tools), where libc and the sanitizer runtimes call it: sched_yield once did exactly that.
+# lib/libc's mem* and str* are the intended exceptions.
+libc=$(${CC:-gcc} -print-file-name=libc.so.6)
+if [ -f "$libc" ]; then
+    for obj in "$@"; do
+        case "$obj" in */lib/libc/*) continue ;; esac
+        for sym in $(nm --defined-only --extern-only "$obj" | awk '{ print $3 }'); do
+            if nm -D --defined-only "$libc" | awk '{ print $3 }' | sed 's/@.*//' | grep -qx "$sym"; then
+                echo "freestanding: $obj defines $sym, which libc also defines" >&2
+                fail=1
+            fi
+        done
+    done
+fi
 [ "$fail" -eq 0 ] || exit 1
-echo "freestanding: $# objects, no writable globals, no symbols from outside lib/"
+echo "freestanding: $# objects, no writable globals, no symbols from outside lib/ or clashing with libc"
