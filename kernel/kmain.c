@@ -15,6 +15,7 @@
 #include "pvh.h"
 #include "selftest.h"
 #include "serial.h"
+#include "task.h"
 #include "trap.h"
 
 void kmain(uint32_t start_info_paddr);
@@ -41,24 +42,6 @@ static void ipstr(uint32_t a, char *buf, size_t len)
     ksnprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
 }
 
-static void on_timer(const struct trap_frame *f, void *ctx)
-{
-    (void)f;
-    (void)ctx; /* waking the idle loop is the point; deadlines are checked there */
-}
-
-/* Halt until an interrupt; the LAPIC alarm is the only timer, armed for the next deadline.
- * With nothing due, no alarm is armed and an idle guest costs the host nothing. */
-__attribute__((noreturn)) static void idle(void)
-{
-    trap_set_handler(VEC_TIMER, on_timer, 0);
-    for (;;) {
-        clock_set_alarm(UINT64_MAX);
-        sti_hlt();
-        cli();
-    }
-}
-
 void kmain(uint32_t start_info_paddr)
 {
     const struct pvh_start_info *si = (const struct pvh_start_info *)(uintptr_t)start_info_paddr;
@@ -82,6 +65,7 @@ void kmain(uint32_t start_info_paddr)
          paging_page_size(), paging_nx() ? ", NX" : "");
     apic_init();                    /* LAPIC on, 8259 masked, I/O APIC entries masked */
     clock_init();                   /* TSC frequency, LAPIC timer calibration */
+    task_init();                    /* scheduler: this boot context becomes the idle task */
     devices_probe(&cmd, &devices);  /* virtio-mmio transports */
     ipstr(cmd.ip, ip, sizeof(ip));
     ipstr(cmd.gw, gw, sizeof(gw));
@@ -97,5 +81,8 @@ void kmain(uint32_t start_info_paddr)
         selftest_run();
     /* Nothing listens yet: the HTTP server and the NIC driver are later work. Say so. */
     klog("http", "port %u configured, no server in this build", cmd.port);
-    idle();
+    /* Idle: halt until the next deadline or interrupt. With nothing pending no alarm is
+     * armed at all, so an idle guest costs the host nothing. */
+    for (;;)
+        task_idle_once();
 }

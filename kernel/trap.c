@@ -46,6 +46,7 @@ static struct {
 } handlers[256];
 static uint64_t counts[256];
 static void (*eoi_fn)(void);
+static void (*after_irq_fn)(void);
 
 static void load_gdt(void)
 {
@@ -87,6 +88,11 @@ void trap_set_handler(uint8_t vector, trap_handler h, void *ctx)
     handlers[vector].ctx = ctx;
 }
 
+void trap_set_after_irq(void (*fn)(void))
+{
+    after_irq_fn = fn;
+}
+
 void trap_set_eoi(void (*eoi)(void))
 {
     eoi_fn = eoi;
@@ -111,4 +117,6 @@ void trap_dispatch(struct trap_frame *f)
         handlers[v].fn(f, handlers[v].ctx);
     if (eoi_fn)
         eoi_fn();
+    if (after_irq_fn)
+        after_irq_fn();
 }

@@ -30,6 +30,9 @@ void trap_init(void);
 void trap_set_handler(uint8_t vector, trap_handler h, void *ctx);
 /* Called after each interrupt handler: acknowledge the interrupt (the LAPIC's EOI). */
 void trap_set_eoi(void (*eoi)(void));
+/* Called after the EOI of every device or timer interrupt, on the interrupted stack:
+ * where the scheduler preempts. */
+void trap_set_after_irq(void (*fn)(void));
 /* How many interrupts each vector has taken (for self-tests and stats). */
 uint64_t trap_count(uint8_t vector);
 

@@ -53,6 +53,10 @@ def test_selftests_pass_and_exit_with_status_1(accel):
     status, log = run(accel, "selftest")
     assert "selftest: memory ok" in log and "selftest: timer ok" in log, log
     assert "selftest: interrupts ok" in log, log
+    assert "selftest: scheduler: yield order A1 B1 A2 B2 A3 B3 " in log, log
+    assert "selftest: scheduler ok" in log, log
+    preempted = int(re.search(r"spinner preempted after (\d+) us", log).group(1))
+    print("%s: a task that never yields was preempted after %d us" % (accel, preempted))
     assert re.search(r"^selftest: \d+ checks, 0 failed$", log, re.M), log
     assert status == 1, log
 
