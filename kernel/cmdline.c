@@ -130,8 +130,18 @@ static bool word(struct cmdline *c, const char *w, int len)
         }
         return false;
     }
-    if (key_is(w, klen, "panic"))
-        return key_is(v, vlen, "test") && (c->panic_test = true);
+    if (key_is(w, klen, "panic")) {
+        if (key_is(v, vlen, "test"))
+            return c->panic_test = true;
+        if (key_is(v, vlen, "stack"))
+            return c->panic_stack = true;
+        return false;
+    }
+    if (key_is(w, klen, "selftest")) {
+        if (!key_is(v, vlen, "fail"))
+            return false;
+        return c->selftest = c->selftest_fail = true;
+    }
     if (key_is(w, klen, "virtio_mmio.device")) {
         /* SIZE@BASE:IRQ */
         struct cmdline_mmio m;
@@ -161,7 +171,7 @@ void cmdline_parse(const char *s, struct cmdline *c,
         if (len && !word(c, s, len) && warn) {
             bool known = false;
             static const char *const keys[] = {"ip=", "gw=", "port=", "log=", "panic=",
-                                               "virtio_mmio.device="};
+                                               "selftest=", "virtio_mmio.device="};
             for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
                 int i = 0;
                 while (keys[k][i] && i < len && s[i] == keys[k][i])

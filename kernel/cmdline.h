@@ -6,7 +6,9 @@
  *   port=N          HTTP port (default 80)
  *   log=info|debug
  *   selftest        run the in-kernel tests and exit with their verdict
+ *   selftest=fail   the same plus one check that must fail: proves failure reaches the exit
  *   panic=test      fault on purpose, to show the panic path
+ *   panic=stack     overflow a task's stack into its guard page (double fault on IST1)
  *   virtio_mmio.device=SIZE@BASE:IRQ   (QEMU adds these with acpi=off) transports to probe
  *
  * Pure C (no kernel dependencies) so the host tests can check it. Unknown keys and bad
@@ -33,7 +35,9 @@ struct cmdline {
     uint16_t port;
     bool debug;
     bool selftest;
+    bool selftest_fail;
     bool panic_test;
+    bool panic_stack;
     struct cmdline_mmio mmio[CMDLINE_MAX_MMIO];
     unsigned n_mmio;
 };

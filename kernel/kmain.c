@@ -37,6 +37,25 @@ static void deliberate_fault(void)
     *(volatile uint64_t *)0xdead000000000000ull = 1;
 }
 
+/* Recurse until the stack runs into its guard page. The #PF cannot be delivered on the
+ * same dead stack, so the CPU raises a double fault, which runs on its own IST stack and
+ * reports. */
+static unsigned overflow(unsigned depth)
+{
+    volatile char pad[512];
+    pad[0] = (char)depth;
+    if (depth > (1u << 30)) /* never reached: the guard page stops it long before */
+        return 0;
+    return overflow(depth + 1) + pad[0];
+}
+
+static void overflow_task(void *arg)
+{
+    (void)arg;
+    klog("panic", "panic=stack: overflowing a %u-page task stack", TASK_STACK_PAGES);
+    overflow(0);
+}
+
 static void ipstr(uint32_t a, char *buf, size_t len)
 {
     ksnprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
@@ -75,10 +94,14 @@ void kmain(uint32_t start_info_paddr)
         klog("panic", "panic=test: faulting on purpose");
         deliberate_fault();
     }
+    if (cmd.panic_stack) {
+        static struct task victim;
+        task_spawn(&victim, "overflow", overflow_task, 0);
+    }
     uint64_t boot_ns = clock_ns();
     klog("boot", "ready in %lu.%03lu ms from entry", boot_ns / 1000000, boot_ns / 1000 % 1000);
     if (cmd.selftest)
-        selftest_run();
+        selftest_run(cmd.selftest_fail);
     /* Nothing listens yet: the HTTP server and the NIC driver are later work. Say so. */
     klog("http", "port %u configured, no server in this build", cmd.port);
     /* Idle: halt until the next deadline or interrupt. With nothing pending no alarm is

@@ -4,6 +4,10 @@
 #ifndef KERNEL_SELFTEST_H
 #define KERNEL_SELFTEST_H
 
-__attribute__((noreturn)) void selftest_run(void);
+#include <stdbool.h>
+
+/* `deliberate_failure`: add one check that must fail (selftest=fail), so a test can show
+ * that a failure reaches the exit status. */
+__attribute__((noreturn)) void selftest_run(bool deliberate_failure);
 
 #endif

@@ -54,6 +54,7 @@ def test_selftests_pass_and_exit_with_status_1(accel):
     assert "selftest: memory ok" in log and "selftest: timer ok" in log, log
     assert "selftest: interrupts ok" in log, log
     assert "selftest: scheduler: yield order A1 B1 A2 B2 A3 B3 " in log, log
+    assert "selftest: scheduler: blocked task woken by the UART interrupt" in log, log
     assert "selftest: scheduler ok" in log, log
     preempted = int(re.search(r"spinner preempted after (\d+) us", log).group(1))
     print("%s: a task that never yields was preempted after %d us" % (accel, preempted))
@@ -68,6 +69,21 @@ def test_panic_reports_cause_registers_backtrace_and_exits_5(accel):
     assert re.search(r"rip 0x[0-9a-f]{16}", log) and re.search(r"rax [0-9a-f]{16}", log), log
     assert re.search(r"^backtrace:\n  #0 0x[0-9a-f]{16}$", log, re.M), log
     assert "panic: machine stopped" in log
+    assert status == 5, log
+
+
+def test_a_failing_selftest_exits_with_status_3():
+    status, log = run(default_accel(), "selftest=fail")
+    assert "selftest: deliberate-failure: FAILED: 1 + 1 == 3" in log, log
+    assert re.search(r"^selftest: \d+ checks, 1 failed$", log, re.M), log
+    assert status == 3, log
+
+
+@pytest.mark.parametrize("accel", accels())
+def test_stack_overflow_hits_the_guard_page_and_reports_a_double_fault(accel):
+    status, log = run(accel, "panic=stack", timeout=30)
+    assert "panic=stack: overflowing a 4-page task stack" in log, log
+    assert "panic: CPU exception 8 (double fault)" in log, log
     assert status == 5, log
 
 

@@ -47,7 +47,19 @@ Test(cmdline, parses_every_key)
     cr_assert_eq(c.gw, 0xc0a80001);
     cr_assert_eq(c.port, 8080);
     cr_assert(c.debug && c.selftest && c.panic_test);
+    cr_assert(!c.selftest_fail && !c.panic_stack);
     cr_assert_eq(w.n, 0, "%s", w.last);
+}
+
+Test(cmdline, parses_the_deliberate_failure_switches)
+{
+    struct warnings w;
+    struct cmdline c = parse("selftest=fail panic=stack", &w);
+    cr_assert(c.selftest && c.selftest_fail && c.panic_stack && !c.panic_test);
+    cr_assert_eq(w.n, 0, "%s", w.last);
+    c = parse("selftest=maybe", &w);
+    cr_assert(!c.selftest && !c.selftest_fail);
+    cr_assert_str_eq(w.last, "bad value, ignored: selftest=maybe");
 }
 
 Test(cmdline, ip_without_prefix_keeps_slash_24)
