@@ -48,12 +48,22 @@ void panic(const char *fmt, ...)
     cli();
     if (panicking++)
         machine_exit(EXIT_PANIC); /* a panic while panicking: just stop */
+    uint64_t rbx, r12, r13, r14, r15, rsp;
+    __asm__ volatile("mov %%rbx, %0; mov %%r12, %1; mov %%r13, %2; mov %%r14, %3; mov %%r15, %4;"
+                     "mov %%rsp, %5"
+                     : "=m"(rbx), "=m"(r12), "=m"(r13), "=m"(r14), "=m"(r15), "=m"(rsp));
     va_list ap;
     va_start(ap, fmt);
     kprintf("\npanic: ");
     kvprintf(fmt, ap);
     va_end(ap);
     kprintf("\n");
+    /* Not a trap: the caller-saved registers are gone; the callee-saved ones and where we
+     * were called from are what is left to report. */
+    kprintf("  rip %p (caller)  rsp %p  rbp %p\n", __builtin_return_address(0), (void *)rsp,
+            __builtin_frame_address(0));
+    kprintf("  rbx %016lx r12 %016lx r13 %016lx r14 %016lx r15 %016lx\n", rbx, r12, r13, r14,
+            r15);
     backtrace_from((uint64_t)__builtin_frame_address(0));
     halt_with_panic();
 }

@@ -99,8 +99,7 @@ static void reset_task(struct sched_task *t)
     t->switches = 0;
 }
 
-int sched_init(struct sched *s, const struct sched_cfg *cfg, struct sched_task *idle,
-               uint64_t now)
+int sched_init(struct sched *s, const struct sched_cfg *cfg, struct sched_task *idle, uint64_t now)
 {
     if (!s || !idle)
         return SCHED_EINVAL;

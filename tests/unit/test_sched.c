@@ -32,6 +32,7 @@ struct op {
     struct sched_waitq *wq;
 };
 
+/* clang-format off */
 #define RUN(ms) {OP_RUN, (ms) * MS, NULL}
 #define YIELD {OP_YIELD, 0, NULL}
 #define SLEEP(ms) {OP_SLEEP, (ms) * MS, NULL}            /* for ms from now */
@@ -39,6 +40,7 @@ struct op {
 #define BLOCK(q) {OP_BLOCK, 0, (q)}
 #define WAKE_ONE(q) {OP_WAKE_ONE, 0, (q)}
 #define EXIT {OP_EXIT, 0, NULL}
+/* clang-format on */
 
 struct actor {
     struct sched_task t; /* first: the sim finds the actor from the task */
@@ -207,7 +209,9 @@ static void actor_turn(struct sim *m, struct actor *a)
 {
     struct sched *s = &m->s;
     struct sched_task *next;
-    for (;;) {
+    for (int guard = 0;; guard++) {
+        cr_assert_lt(guard, 1000, "%s runs without progress at %llu ns", a->t.name,
+                     (unsigned long long)(m->now - T0));
         const struct op *op = &a->prog[a->pc];
         switch (op->kind) {
         case OP_RUN: {
@@ -487,7 +491,7 @@ Test(sched, sched_wake_ends_a_sleep_early)
     sched_add(&s, &a, T0);
     sched_add(&s, &b, T0);
     sched_relinquish(&s, T0);
-    sched_sleep_until(&s, UINT64_MAX, T0); /* A: forever */
+    sched_sleep_until(&s, UINT64_MAX, T0);   /* A: forever */
     sched_sleep_until(&s, T0 + 50 * MS, T0); /* B */
     cr_assert_eq(sched_wake(&s, &a, T0 + MS), SCHED_OK);
     cr_assert_eq(s.sleepers.head, &b);
@@ -794,6 +798,22 @@ Test(sched, idle_is_charged_for_the_time_nothing_ran)
     cr_assert_eq(m.idle.runtime_ns, 10 * MS);
 }
 
+Test(sched, a_tick_brings_the_current_runtime_up_to_date)
+{
+    struct sched s;
+    struct sched_task idle = {.name = "idle"}, a = {.name = "A"};
+    sched_init(&s, NULL, &idle, T0);
+    sched_add(&s, &a, T0 + MS);
+    sched_relinquish(&s, T0 + MS);
+    cr_assert_eq(idle.runtime_ns, MS);
+    sched_tick(&s, T0 + 4 * MS);
+    cr_assert_eq(a.runtime_ns, 3 * MS, "a running task's time shows before it switches");
+    sched_tick(&s, T0 + 9 * MS);
+    cr_assert_eq(a.runtime_ns, 8 * MS);
+    sched_exit(&s, T0 + 10 * MS);
+    cr_assert_eq(a.runtime_ns, 9 * MS, "nothing counted twice");
+}
+
 Test(sched, a_clock_that_steps_back_is_charged_as_no_time)
 {
     struct sched s;
@@ -802,9 +822,9 @@ Test(sched, a_clock_that_steps_back_is_charged_as_no_time)
     sched_add(&s, &a, T0);
     sched_add(&s, &b, T0);
     sched_relinquish(&s, T0);
-    sched_relinquish(&s, T0 + 4 * MS);     /* A: 4 ms */
-    sched_relinquish(&s, T0 + 2 * MS);     /* B: the clock went back; nothing */
-    sched_relinquish(&s, T0 + 5 * MS);     /* A: 1 ms, not 3 */
+    sched_relinquish(&s, T0 + 4 * MS); /* A: 4 ms */
+    sched_relinquish(&s, T0 + 2 * MS); /* B: the clock went back; nothing */
+    sched_relinquish(&s, T0 + 5 * MS); /* A: 1 ms, not 3 */
     cr_assert_eq(a.runtime_ns, 5 * MS);
     cr_assert_eq(b.runtime_ns, 0);
 }

@@ -21,9 +21,10 @@
  * that anything READY preempts idle at once.
  *
  * Preemption: the timer interrupt calls sched_tick(); when it returns true the kernel
- * calls sched_relinquish() on the way out of the interrupt and switches. sched_next_deadline()
- * is the earliest instant at which sched_tick() would have work, so the kernel can program
- * a one-shot timer and halt until then (tickless); a periodic tick works as well.
+ * calls sched_relinquish() on the way out of the interrupt and switches.
+ * sched_next_deadline() is the earliest instant at which sched_tick() would have work, so
+ * the kernel can program a one-shot timer and halt until then (tickless); a periodic tick
+ * works as well.
  *
  * Concurrency: the core is not reentrant. The kernel calls verbs with interrupts
  * disabled; an interrupt handler may call sched_wake_*() and sched_timer() (they never
@@ -118,15 +119,14 @@ struct sched {
 
 /* Start with `idle` as the current task at `now`. cfg NULL: defaults. SCHED_EINVAL when
  * s or idle is NULL. The idle task's accounting is reset like sched_add's. */
-int sched_init(struct sched *s, const struct sched_cfg *cfg, struct sched_task *idle,
-               uint64_t now);
+int sched_init(struct sched *s, const struct sched_cfg *cfg, struct sched_task *idle, uint64_t now);
 /* Hand over a new task, READY at the tail. The task must be UNUSED (zeroed) or DEAD and
  * not current: SCHED_EBUSY otherwise, SCHED_EINVAL for NULL or the idle task. */
 int sched_add(struct sched *s, struct sched_task *task, uint64_t now);
 /* The current task gives up the CPU: to the tail of the run queue, unless it is idle.
- * Also how the kernel preempts after sched_tick() said so. Returns the next task. */
-/* (Not sched_yield: that is POSIX's, and a global of that name here would replace libc's
- * in hosted builds, where sanitizer runtimes call it.) */
+ * Also how the kernel preempts after sched_tick() said so. Returns the next task.
+ * (Not "sched_yield": that is POSIX's, and a global of that name would replace libc's in
+ * hosted builds, where the test runner calls it.) */
 struct sched_task *sched_relinquish(struct sched *s, uint64_t now);
 /* The current task sleeps until `until` (UINT64_MAX: until sched_wake). An `until` not
  * after `now` is a yield. Refused for idle. Returns the next task. */
@@ -143,9 +143,10 @@ size_t sched_wake_all(struct sched *s, struct sched_waitq *wq, uint64_t now);
 int sched_wake(struct sched *s, struct sched_task *task, uint64_t now);
 /* The current task is DEAD and never picked again. Refused for idle. Returns the next. */
 struct sched_task *sched_exit(struct sched *s, uint64_t now);
-/* The timer interrupt: moves due sleepers to the run queue, then returns true when the
- * kernel should call sched_relinquish(): idle is running and a task is READY, or the current
- * task's slice is over and another task is READY. A task alone is never preempted. */
+/* The timer interrupt: moves due sleepers to the run queue and brings the current task's
+ * runtime_ns up to `now`, then returns true when the kernel should call sched_relinquish():
+ * idle is running and a task is READY, or the current task's slice is over and another
+ * task is READY. A task alone is never preempted. */
 bool sched_tick(struct sched *s, uint64_t now);
 /* Moves due sleepers to the run queue only; returns how many. Never switches. */
 size_t sched_timer(struct sched *s, uint64_t now);
