@@ -20,7 +20,7 @@ static void put32(uint8_t *p, uint32_t v)
 }
 
 /* A deliberately naive RFC 1071 sum, separate from lib/netstack/checksum.c. */
-static uint16_t naive_csum(const uint8_t *p, size_t len)
+uint16_t fr_csum(const uint8_t *p, size_t len)
 {
     uint32_t sum = 0;
     for (size_t i = 0; i < len; i++)
@@ -72,7 +72,7 @@ size_t fr_ipv4_pkt(uint8_t *buf, const struct fr_ip *ip, const void *payload, si
     put32(buf + 16, ip->dst);
     if (ip->options_len)
         memcpy(buf + 20, ip->options, ip->options_len);
-    put16(buf + 10, naive_csum(buf, hl));
+    put16(buf + 10, fr_csum(buf, hl));
     if (len)
         memmove(buf + hl, payload, len);
     return hl + len;
@@ -98,7 +98,7 @@ size_t fr_icmp_msg(uint8_t *buf, uint8_t type, uint8_t code, uint16_t ident, uin
     put16(buf + 6, seq);
     if (len)
         memmove(buf + 8, data, len);
-    put16(buf + 2, naive_csum(buf, 8 + len));
+    put16(buf + 2, fr_csum(buf, 8 + len));
     return 8 + len;
 }
 

@@ -40,6 +40,9 @@ size_t fr_echo(uint8_t *buf, const struct net_mac *dst, const struct net_mac *sr
                net_ip4 ipdst, uint8_t type, uint16_t ident, uint16_t seq, const void *data,
                size_t len);
 
+/* RFC 1071 done naively (byte by byte), independent of lib/netstack/checksum.c. */
+uint16_t fr_csum(const uint8_t *p, size_t len);
+
 /* Test peers. */
 extern const struct net_mac fr_mac_peer;      /* 02:00:00:00:00:01, host 10.0.0.1 */
 extern const struct net_mac fr_mac_other;     /* 02:00:00:00:00:02, host 10.0.0.3 */

@@ -17,49 +17,15 @@
 #include "netstack/ipv4.h"
 #include "netstack/node.h"
 #include "testbed.h"
+#include "support.h"
 
-#define US NET_IP4(10, 0, 0, 2)
-#define PEER NET_IP4(10, 0, 0, 1) /* also the gateway of testbed_default_cfg() */
-#define OTHER NET_IP4(10, 0, 0, 3)
-#define FAR NET_IP4(192, 0, 2, 7) /* off-link (TEST-NET-1) */
-#define T0 (1000 * NET_NS_PER_SEC)
-#define MS NET_NS_PER_MS
-#define SEC NET_NS_PER_SEC
 
 /* `ping -s 3000`: an ICMP message of 3008 bytes, cut at MTU 1500 into 1480 + 1480 + 48. */
 #define BIG_DATA 3000
 #define BIG_MSG (ICMP_HDR_LEN + BIG_DATA)
-#define FRAG 1480
 
-static const struct net_mac mac_us = {{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
 
-/*
- * A real echo request, captured with tcpdump from Linux iputils `ping -c1 -I 10.0.0.1
- * 10.0.0.2` (id 18097, DF, TTL 64; ICMP id 5442 seq 1; 56 data bytes = a 16-byte struct
- * timeval then 0x10..0x37). Header checksum by hand: 4500 + 0054 + 46b1 + 4000 + 4001 +
- * 0a00 + 0001 + 0a00 + 0002 = 0x12009, folded 0x200a, complemented 0xdff5.
- */
-static const uint8_t linux_ping[84] = {
-    0x45, 0x00, 0x00, 0x54, 0x46, 0xb1, 0x40, 0x00, 0x40, 0x01, 0xdf, 0xf5, 0x0a, 0x00,
-    0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, /* IPv4 header */
-    0x08, 0x00, 0xc9, 0x91, 0x15, 0x42, 0x00, 0x01, /* ICMP echo request */
-    0x1c, 0x29, 0x05, 0x6b, 0x00, 0x00, 0x00, 0x00, 0x34, 0xc4, 0x04, 0x00, 0x00, 0x00,
-    0x00, 0x00, /* struct timeval */
-    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
-    0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b,
-    0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37,
-};
 
-/* RFC 1071 the slow way, independent of lib/netstack/checksum.c. */
-static uint16_t ref_csum(const uint8_t *p, size_t len)
-{
-    uint32_t sum = 0;
-    for (size_t i = 0; i < len; i++)
-        sum += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
 
 /* After damaging a header on purpose, make its checksum right again so that only the
  * damage under test is wrong. Always over the fixed 20 bytes: these tests use no options,
@@ -70,24 +36,7 @@ static void fix_ip_csum(uint8_t *ip)
     net_put16(ip + IPV4_OFF_CSUM, ref_csum(ip, IPV4_HDR_LEN));
 }
 
-static void start(struct testbed *tb)
-{
-    struct node_cfg cfg = testbed_default_cfg();
-    cr_assert_eq(testbed_init(tb, &cfg, T0), NET_OK);
-}
 
-/* The peer asks for our address; the node learns its MAC from the request and answers. */
-static void learn_peer(struct testbed *tb, uint64_t at)
-{
-    uint8_t buf[FAKE_LINK_FRAME_MAX];
-    size_t n = fr_arp(buf, &fr_mac_broadcast, ARP_OP_REQUEST, &fr_mac_peer, PEER, &fr_mac_zero,
-                      US);
-    tb_send(tb, buf, n, at);
-    const struct fake_frame *f = tb_next(tb);
-    cr_assert_not_null(f, "no ARP reply to the peer");
-    cr_assert_eq(net_get16(f->data + ETH_OFF_TYPE), ETH_TYPE_ARP);
-    cr_assert_eq(net_get16(f->data + ETH_HDR_LEN + ARP_OFF_OPER), ARP_OP_REPLY);
-}
 
 /* node_ping at `at`, with the clock moved there first so frames carry that time. */
 static int ping_at(struct testbed *tb, net_ip4 dst, uint16_t seq, size_t len, uint64_t at)
