@@ -3,12 +3,8 @@
 #include "apic.h"
 #include "arch.h"
 #include "printk.h"
+#include "virtio/mmio.h"
 
-#define MMIO_MAGIC 0x000
-#define MMIO_VERSION 0x004
-#define MMIO_DEVICE_ID 0x008
-#define MMIO_VENDOR 0x00c
-#define VIRT_MAGIC 0x74726976u /* "virt" */
 #define ACPI_BASE 0xfeb00000ull
 #define SLOT_SIZE 0x200
 
@@ -23,17 +19,35 @@ static const char *device_name(uint32_t id)
     }
 }
 
+/* Register access for lib/virtio's transport: ctx is the transport's base address. */
+static uint32_t reg_read32(void *ctx, uint32_t off)
+{
+    return mmio_read32((uint64_t)(uintptr_t)ctx + off);
+}
+
+static void reg_write32(void *ctx, uint32_t off, uint32_t v)
+{
+    mmio_write32((uint64_t)(uintptr_t)ctx + off, v);
+}
+
+static uint8_t reg_read8(void *ctx, uint32_t off)
+{
+    return *(volatile uint8_t *)((uintptr_t)ctx + off);
+}
+
+const struct virtio_mmio_ops devices_mmio_ops = {
+    .read32 = reg_read32, .write32 = reg_write32, .read8 = reg_read8};
+
 static void probe(struct device_list *out, uint64_t base, unsigned gsi)
 {
+    struct virtio_mmio t;
     out->slots++;
-    if (mmio_read32(base + MMIO_MAGIC) != VIRT_MAGIC)
+    if (virtio_mmio_probe(&t, &devices_mmio_ops, (void *)(uintptr_t)base) != VIRTIO_OK ||
+        out->n == DEVICES_MAX)
         return;
-    uint32_t id = mmio_read32(base + MMIO_DEVICE_ID);
-    if (!id || out->n == DEVICES_MAX)
-        return;
+    uint32_t id = t.device_id;
     struct mmio_device *d = &out->dev[out->n++];
-    *d = (struct mmio_device){base, gsi, mmio_read32(base + MMIO_VERSION), id,
-                              mmio_read32(base + MMIO_VENDOR)};
+    *d = (struct mmio_device){base, gsi, t.version, id, t.vendor_id};
     klog("devices", "virtio-mmio@%lx gsi %u: %s (device %u, %s transport)", base, gsi,
          device_name(id), id, d->version == 1 ? "legacy" : "modern");
 }

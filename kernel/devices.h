@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cmdline.h"
+#include "virtio/mmio.h"
 
 #define DEVICES_MAX 32
 
@@ -33,5 +34,8 @@ struct device_list {
 };
 
 void devices_probe(const struct cmdline *cmd, struct device_list *out);
+
+/* MMIO register access for lib/virtio's transport; ctx is a transport's base address. */
+extern const struct virtio_mmio_ops devices_mmio_ops;
 
 #endif
