@@ -1,0 +1,101 @@
+/*
+ * net.h — the virtio-net driver (virtio 1.x section 5.1) over lib/virtio's transport and
+ * virtqueues. It is the device under the netstack: it implements struct net_dev_ops.
+ *
+ * Memory: the caller hands over one block of DMA-able memory (vnet_mem_bytes()); the
+ * driver lays out both rings (the legacy contiguous layout, which modern devices accept
+ * too) and a buffer per descriptor in it. Nothing else is allocated.
+ *
+ * Receive: every RX buffer is posted at init; vnet_poll() hands completed frames to
+ * ops->rx (borrowed for the call) and re-posts each buffer at once, so the ring never
+ * runs dry. Transmit: reserve() takes a buffer from a free list (reclaiming completed
+ * ones lazily, only when it runs out), commit() queues it and notifies the device unless
+ * EVENT_IDX says it is already looking; many frames are in flight and nothing waits for
+ * the device. A full ring is back-pressure: reserve() returns NULL, the netstack counts it.
+ *
+ * Interrupts (NAPI-like): vnet_irq() acknowledges; the caller disables RX interrupts and
+ * polls while frames keep coming, then vnet_enable_rx_interrupts(), which returns false
+ * when frames raced in so the caller polls again instead of sleeping on them.
+ */
+#ifndef VIRTIO_NET_H
+#define VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netstack/net.h"
+#include "virtio/mmio.h"
+#include "virtio/virtq.h"
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_NET_F_MAC (1ull << 5)
+#define VIRTIO_NET_F_STATUS (1ull << 16)
+#define VIRTIO_NET_S_LINK_UP 1
+#define VIRTIO_NET_CFG_MAC 0
+#define VIRTIO_NET_CFG_STATUS 6
+
+#define VNET_RXQ 0
+#define VNET_TXQ 1
+#define VNET_QUEUE_MAX 256
+#define VNET_BUF_SIZE 2048 /* header + 1514-byte frame, rounded to keep buffers aligned */
+/* The header: 10 bytes for legacy devices; 12 with VERSION_1 (num_buffers is always
+ * there in 1.0). We offload nothing, so it is all zeros on send and ignored on receive. */
+#define VNET_HDR_LEGACY 10
+#define VNET_HDR_MODERN 12
+
+struct vnet_cfg {
+    void *mem;           /* DMA-able, 4096-aligned, vnet_mem_bytes(queue_size) bytes */
+    size_t mem_len;
+    uint16_t queue_size; /* per queue, power of two <= VNET_QUEUE_MAX; clamped to the device */
+};
+
+struct vnet_ops {
+    uint64_t (*phys)(void *ctx, const void *p);
+    void (*rx)(void *ctx, const uint8_t *frame, size_t len);
+};
+
+struct vnet_stats {
+    uint64_t rx_frames;
+    uint64_t rx_runts; /* completions too short to hold a header and an Ethernet header */
+    uint64_t tx_frames;
+    uint64_t tx_full;  /* reserve found no free buffer */
+    uint64_t tx_kicks; /* notifications sent (the rest were suppressed by EVENT_IDX) */
+    uint64_t irqs;
+    uint64_t link_changes;
+};
+
+struct vnet {
+    struct virtio_mmio *t;
+    const struct vnet_ops *ops;
+    void *ctx;
+    struct virtq rx, tx;
+    struct virtq_slot rx_slots[VNET_QUEUE_MAX], tx_slots[VNET_QUEUE_MAX];
+    uint8_t *rx_buf, *tx_buf;
+    uint16_t qsize;
+    uint16_t hdr_len;
+    uint16_t tx_free[VNET_QUEUE_MAX];
+    uint16_t n_tx_free;
+    int reserved; /* TX buffer handed out by reserve and not yet committed, or -1 */
+    struct net_mac mac;
+    bool link_up;
+    struct vnet_stats stats;
+};
+
+/* Bytes of DMA memory for queues of `queue_size`. */
+size_t vnet_mem_bytes(uint16_t queue_size);
+/* Bring up a probed virtio-mmio net device: negotiate, set up both queues, post every RX
+ * buffer, DRIVER_OK. Returns VIRTIO_OK or a negative virtio_mmio_err. */
+int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
+              const struct vnet_ops *ops, void *ctx);
+/* Deliver up to `budget` received frames; returns how many. Also reclaims TX. */
+size_t vnet_poll(struct vnet *n, size_t budget);
+/* Acknowledge the device's interrupt; returns its cause (VIRTIO_INT_*). */
+uint32_t vnet_irq(struct vnet *n);
+void vnet_disable_rx_interrupts(struct vnet *n);
+bool vnet_enable_rx_interrupts(struct vnet *n);
+
+/* The netstack's device contract; ctx is the struct vnet. */
+extern const struct net_dev_ops vnet_dev_ops;
+
+#endif

@@ -1,0 +1,206 @@
+#include "virtio/net.h"
+
+#include <string.h>
+
+/* Both queues use the legacy layout at 4096 alignment: version 1 requires it and
+ * version 2 accepts any properly aligned addresses, so one layout serves both. */
+static size_t ring_bytes(uint16_t qsize)
+{
+    struct virtq_layout l;
+    virtq_legacy_layout(qsize, VIRTQ_LEGACY_ALIGN, &l);
+    return (l.total + 4095) & ~(size_t)4095;
+}
+
+size_t vnet_mem_bytes(uint16_t queue_size)
+{
+    return 2 * ring_bytes(queue_size) + 2 * (size_t)queue_size * VNET_BUF_SIZE;
+}
+
+static uint64_t vq_phys(void *ctx, const void *p)
+{
+    struct vnet *n = ctx;
+    return n->ops->phys(n->ctx, p);
+}
+
+static const struct virtq_ops vq_ops = {.phys = vq_phys};
+
+static int queue_init(struct vnet *n, uint16_t index, struct virtq *q, struct virtq_slot *slots,
+                      uint8_t *mem)
+{
+    struct virtq_layout l;
+    virtq_legacy_layout(n->qsize, VIRTQ_LEGACY_ALIGN, &l);
+    struct virtq_cfg c = {.size = n->qsize,
+                          .desc = (struct virtq_desc *)(void *)(mem + l.desc),
+                          .avail = (struct virtq_avail *)(void *)(mem + l.avail),
+                          .used = (struct virtq_used *)(void *)(mem + l.used),
+                          .slots = slots,
+                          .event_idx = (n->t->features & VIRTQ_F_EVENT_IDX) != 0};
+    if (virtq_init(q, &c, &vq_ops, n) != VIRTQ_OK)
+        return VIRTIO_EQUEUE;
+    struct virtio_queue_addr a = {.desc = vq_phys(n, c.desc), .avail = vq_phys(n, c.avail),
+                                  .used = vq_phys(n, c.used), .size = n->qsize};
+    return virtio_mmio_queue_setup(n->t, index, &a);
+}
+
+static void post_rx(struct vnet *n, uint16_t i)
+{
+    struct virtq_buf b = {n->rx_buf + (size_t)i * VNET_BUF_SIZE, VNET_BUF_SIZE};
+    /* Cannot fail: exactly one descriptor per buffer, and this one just came back. */
+    virtq_add(&n->rx, &b, 0, 1, (void *)(uintptr_t)(i + 1));
+}
+
+static void kick(struct vnet *n, struct virtq *q, uint16_t index)
+{
+    if (virtq_kick_prepare(q)) {
+        virtio_mmio_notify(n->t, index);
+        if (index == VNET_TXQ)
+            n->stats.tx_kicks++;
+    }
+}
+
+/* `initial`: the first reading at init is a state, not a change. */
+static void read_link(struct vnet *n, bool initial)
+{
+    bool up = true; /* without F_STATUS the link is always up (5.1.4) */
+    if (n->t->features & VIRTIO_NET_F_STATUS) {
+        uint8_t s[2];
+        virtio_mmio_config(n->t, VIRTIO_NET_CFG_STATUS, s, 2);
+        up = (s[0] | s[1] << 8) & VIRTIO_NET_S_LINK_UP;
+    }
+    if (up != n->link_up && !initial)
+        n->stats.link_changes++;
+    n->link_up = up;
+}
+
+int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
+              const struct vnet_ops *ops, void *ctx)
+{
+    if (!n || !t || !cfg || !ops || !ops->phys || !ops->rx || t->device_id != VIRTIO_ID_NET ||
+        !cfg->queue_size || (cfg->queue_size & (cfg->queue_size - 1)) ||
+        cfg->queue_size > VNET_QUEUE_MAX || ((uintptr_t)cfg->mem & 4095) ||
+        cfg->mem_len < vnet_mem_bytes(cfg->queue_size))
+        return VIRTIO_EINVAL;
+    memset(n, 0, sizeof(*n));
+    n->t = t;
+    n->ops = ops;
+    n->ctx = ctx;
+    n->reserved = -1;
+    int rc = virtio_mmio_init(t, VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTQ_F_EVENT_IDX);
+    if (rc < 0)
+        return rc;
+    if (!(t->features & VIRTIO_NET_F_MAC))
+        goto fail; /* we have no source of a MAC but the device: never invent one */
+    uint16_t max_rx = virtio_mmio_queue_max(t, VNET_RXQ), max_tx = virtio_mmio_queue_max(t, VNET_TXQ);
+    n->qsize = cfg->queue_size;
+    while (n->qsize > max_rx || n->qsize > max_tx)
+        n->qsize >>= 1;
+    if (!n->qsize)
+        goto fail;
+    n->hdr_len = (t->features & VIRTIO_F_VERSION_1) ? VNET_HDR_MODERN : VNET_HDR_LEGACY;
+    uint8_t *mem = cfg->mem;
+    size_t ring = ring_bytes(n->qsize);
+    if (queue_init(n, VNET_RXQ, &n->rx, n->rx_slots, mem) < 0 ||
+        queue_init(n, VNET_TXQ, &n->tx, n->tx_slots, mem + ring) < 0)
+        goto fail;
+    n->rx_buf = mem + 2 * ring;
+    n->tx_buf = n->rx_buf + (size_t)n->qsize * VNET_BUF_SIZE;
+    virtio_mmio_config(t, VIRTIO_NET_CFG_MAC, n->mac.b, NET_MAC_LEN);
+    for (uint16_t i = 0; i < n->qsize; i++) {
+        post_rx(n, i);
+        n->tx_free[n->n_tx_free++] = i;
+    }
+    virtio_mmio_ready(t);
+    read_link(n, true);
+    kick(n, &n->rx, VNET_RXQ);
+    return VIRTIO_OK;
+fail:
+    virtio_mmio_reset(t);
+    return VIRTIO_EQUEUE;
+}
+
+static void reclaim_tx(struct vnet *n)
+{
+    uint32_t len;
+    void *cookie;
+    while ((cookie = virtq_get_used(&n->tx, &len)))
+        n->tx_free[n->n_tx_free++] = (uint16_t)((uintptr_t)cookie - 1);
+}
+
+static uint8_t *tx_reserve(void *ctx, size_t len)
+{
+    struct vnet *n = ctx;
+    if (len + n->hdr_len > VNET_BUF_SIZE)
+        return NULL;
+    if (n->reserved < 0) {
+        if (!n->n_tx_free)
+            reclaim_tx(n); /* lazily: only when the free list runs dry */
+        if (!n->n_tx_free) {
+            n->stats.tx_full++;
+            return NULL;
+        }
+        n->reserved = n->tx_free[--n->n_tx_free];
+    }
+    return n->tx_buf + (size_t)n->reserved * VNET_BUF_SIZE + n->hdr_len;
+}
+
+static void tx_commit(void *ctx, uint8_t *frame, size_t len)
+{
+    struct vnet *n = ctx;
+    if (n->reserved < 0)
+        return; /* nothing reserved: a programmer error, and nothing is sent */
+    uint8_t *buf = n->tx_buf + (size_t)n->reserved * VNET_BUF_SIZE;
+    if (frame != buf + n->hdr_len || len + n->hdr_len > VNET_BUF_SIZE)
+        return; /* not the reservation: likewise */
+    memset(buf, 0, n->hdr_len); /* no offloads requested */
+    struct virtq_buf b = {buf, (uint32_t)(n->hdr_len + len)};
+    uint16_t i = (uint16_t)n->reserved;
+    n->reserved = -1;
+    /* Cannot be full: each TX buffer owns one descriptor and this buffer was free. */
+    virtq_add(&n->tx, &b, 1, 0, (void *)(uintptr_t)(i + 1));
+    n->stats.tx_frames++;
+    kick(n, &n->tx, VNET_TXQ);
+}
+
+const struct net_dev_ops vnet_dev_ops = {.reserve = tx_reserve, .commit = tx_commit};
+
+size_t vnet_poll(struct vnet *n, size_t budget)
+{
+    size_t done = 0;
+    uint32_t len;
+    void *cookie;
+    while (done < budget && (cookie = virtq_get_used(&n->rx, &len))) {
+        uint16_t i = (uint16_t)((uintptr_t)cookie - 1);
+        const uint8_t *buf = n->rx_buf + (size_t)i * VNET_BUF_SIZE;
+        if (len < (uint32_t)n->hdr_len + 14u) {
+            n->stats.rx_runts++;
+        } else {
+            n->stats.rx_frames++;
+            n->ops->rx(n->ctx, buf + n->hdr_len, len - n->hdr_len);
+        }
+        post_rx(n, i);
+        done++;
+    }
+    if (done)
+        kick(n, &n->rx, VNET_RXQ);
+    reclaim_tx(n);
+    return done;
+}
+
+uint32_t vnet_irq(struct vnet *n)
+{
+    uint32_t cause = virtio_mmio_ack_interrupt(n->t);
+    n->stats.irqs++;
+    if (cause & VIRTIO_INT_CONFIG_CHANGE)
+        read_link(n, false);
+    return cause;
+}
+
+void vnet_disable_rx_interrupts(struct vnet *n)
+{
+    virtq_disable_interrupts(&n->rx);
+}
+
+bool vnet_enable_rx_interrupts(struct vnet *n)
+{
+    return virtq_enable_interrupts(&n->rx);
+}
