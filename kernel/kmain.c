@@ -10,6 +10,7 @@
 #include "devices.h"
 #include "exit.h"
 #include "mem.h"
+#include "net.h"
 #include "panic.h"
 #include "printk.h"
 #include "pvh.h"
@@ -102,7 +103,8 @@ void kmain(uint32_t start_info_paddr)
     klog("boot", "ready in %lu.%03lu ms from entry", boot_ns / 1000000, boot_ns / 1000 % 1000);
     if (cmd.selftest)
         selftest_run(cmd.selftest_fail);
-    /* Nothing listens yet: the HTTP server and the NIC driver are later work. Say so. */
+    net_start(&cmd, &devices);      /* NIC + netstack in their own task */
+    /* Nothing listens yet: the HTTP server is later work. Say so. */
     klog("http", "port %u configured, no server in this build", cmd.port);
     /* Idle: halt until the next deadline or interrupt. With nothing pending no alarm is
      * armed at all, so an idle guest costs the host nothing. */

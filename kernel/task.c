@@ -129,6 +129,15 @@ void task_block(struct sched_waitq *wq)
     switch_to(prev, next);
 }
 
+void task_wake(struct task *task)
+{
+    uint64_t flags = irq_save();
+    if (task->t.state == SCHED_SLEEPING || task->t.state == SCHED_BLOCKED)
+        sched_wake(&sched, &task->t, clock_ns());
+    arm();
+    irq_restore(flags);
+}
+
 void task_wake_one(struct sched_waitq *wq)
 {
     uint64_t flags = irq_save();

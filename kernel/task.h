@@ -29,6 +29,8 @@ void task_yield(void);
 void task_sleep_until(uint64_t deadline_ns);
 /* Block on `wq`; the caller has interrupts off and has checked its condition. */
 void task_block(struct sched_waitq *wq);
+/* From anywhere, interrupt handlers included: end `task`'s sleep or block early. */
+void task_wake(struct task *task);
 /* From anywhere, interrupt handlers included: wake the first waiter. */
 void task_wake_one(struct sched_waitq *wq);
 __attribute__((noreturn)) void task_exit(void);

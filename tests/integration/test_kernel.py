@@ -137,3 +137,48 @@ def test_idle_guest_burns_no_host_cpu(guest, accel):
     used = (cpu_ticks() - c0) / 100 / (time.monotonic() - t0)  # CLK_TCK is 100 on Linux
     print("%s: idle guest used %.1f%% of a host CPU" % (accel, used * 100))
     assert used < 0.10, "idle guest used %.0f%% of a CPU" % (used * 100)
+
+
+NIC = ["-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0"]
+
+
+@pytest.mark.parametrize("accel", accels())
+@pytest.mark.parametrize("transport, extra", [
+    ("legacy", []), ("modern", ["-global", "virtio-mmio.force-legacy=false"])])
+def test_guest_resolves_and_pings_its_gateway_over_virtio_net(guest, accel, transport, extra):
+    """ARP for the gateway, then an echo through QEMU's user network: the whole receive
+    path (device interrupt, I/O APIC, network task, netstack) has to work for a reply."""
+    g = guest(accel, "", extra=NIC + extra)
+    log = g.wait_for("network: gateway 10.0.2.2 ")
+    assert re.search(r"^network: virtio-net 52:54:00:12:34:56, %s transport, 256-entry queues,"
+                     r" features [0-9a-f]+, link up$" % transport, log, re.M), log
+    g.wait_for(" ms\n")
+    m = re.search(r"^network: gateway 10\.0\.2\.2 replied in ([\d.]+) ms$", g.log, re.M)
+    assert m, g.log
+    print("%s/%s: gateway round trip %s ms" % (accel, transport, m.group(1)))
+
+
+def test_guest_reports_a_gateway_that_never_answers(guest):
+    g = guest(default_accel(), "gw=10.0.2.99", extra=NIC)
+    g.wait_for("network: gateway 10.0.2.99 did not reply (timeout)", timeout=30)
+
+
+def test_guest_without_a_nic_says_it_is_offline(guest):
+    g = guest(default_accel())
+    g.wait_for("network: no virtio-net device: the guest is offline")
+
+
+def test_idle_guest_with_a_nic_burns_no_host_cpu(guest):
+    g = guest(default_accel(), "", extra=NIC)
+    g.wait_for("network: gateway 10.0.2.2 replied")
+    time.sleep(1)
+    stat = "/proc/%d/stat" % g.proc.pid
+
+    def cpu_ticks():
+        fields = open(stat).read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    t0, c0 = time.monotonic(), cpu_ticks()
+    time.sleep(4)
+    used = (cpu_ticks() - c0) / 100 / (time.monotonic() - t0)
+    print("%s: idle guest with a NIC used %.1f%% of a host CPU" % (default_accel(), used * 100))
+    assert used < 0.10, "idle guest used %.0f%% of a CPU" % (used * 100)

@@ -1,0 +1,148 @@
+#include "net.h"
+
+#include <string.h>
+
+#include "apic.h"
+#include "arch.h"
+#include "clock.h"
+#include "mem.h"
+#include "netstack/node.h"
+#include "printk.h"
+#include "task.h"
+#include "trap.h"
+#include "virtio/net.h"
+
+#define QUEUE_SIZE 256
+#define RX_BUDGET 64 /* frames per poll before others get the CPU */
+
+struct netif {
+    struct virtio_mmio transport;
+    struct vnet vnet;
+    struct node *node;
+    struct task task;
+    struct node_ops node_ops;
+    struct vnet_ops vnet_ops;
+    net_ip4 gateway;
+    bool pinged;
+};
+
+static struct netif nif;
+
+static uint64_t identity_phys(void *ctx, const void *p)
+{
+    (void)ctx;
+    return (uint64_t)(uintptr_t)p; /* all RAM is identity-mapped */
+}
+
+static void rx_frame(void *ctx, const uint8_t *frame, size_t len)
+{
+    struct netif *n = ctx;
+    node_input(n->node, frame, len, clock_ns());
+}
+
+static void ip4str(net_ip4 a, char *buf, size_t len)
+{
+    ksnprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+static void ping_result(void *ctx, const struct icmp_ping_result *r)
+{
+    (void)ctx;
+    char ip[16];
+    ip4str(r->peer, ip, sizeof(ip));
+    if (r->status == ICMP_PING_REPLY)
+        klog("network", "gateway %s replied in %lu.%03lu ms", ip, r->rtt_ns / 1000000,
+             r->rtt_ns / 1000 % 1000);
+    else
+        klog("network", "gateway %s did not reply (%s)", ip,
+             r->status == ICMP_PING_TIMEOUT ? "timeout" : "unreachable");
+}
+
+static void on_irq(const struct trap_frame *f, void *ctx)
+{
+    (void)f;
+    struct netif *n = ctx;
+    vnet_irq(&n->vnet);
+    vnet_disable_rx_interrupts(&n->vnet);
+    task_wake(&n->task);
+}
+
+static void net_task(void *arg)
+{
+    struct netif *n = arg;
+    uint64_t now = clock_ns();
+    node_start(n->node, now); /* gratuitous ARP */
+    if (n->gateway && node_ping(n->node, n->gateway, 1, 56, now) == 0)
+        n->pinged = true;
+    for (;;) {
+        size_t got = vnet_poll(&n->vnet, RX_BUDGET);
+        node_poll(n->node, clock_ns());
+        if (got == RX_BUDGET) {
+            task_yield(); /* busy: stay in polling mode, but let others run */
+            continue;
+        }
+        cli();
+        if (!vnet_enable_rx_interrupts(&n->vnet)) {
+            sti(); /* frames raced in while re-enabling: poll them now */
+            continue;
+        }
+        /* Sleep until the node's next timer or the device's interrupt (task_wake). */
+        task_sleep_until(node_next_deadline(n->node));
+        sti();
+    }
+}
+
+void net_start(const struct cmdline *cmd, const struct device_list *devices)
+{
+    const struct mmio_device *dev = NULL;
+    for (unsigned i = 0; i < devices->n && !dev; i++)
+        if (devices->dev[i].device_id == VIRTIO_ID_NET)
+            dev = &devices->dev[i];
+    if (!dev) {
+        klog("network", "no virtio-net device: the guest is offline");
+        return;
+    }
+    struct netif *n = &nif;
+    if (virtio_mmio_probe(&n->transport, &devices_mmio_ops, (void *)(uintptr_t)dev->base) < 0) {
+        klog("network", "virtio-net at %lx vanished", dev->base);
+        return;
+    }
+    size_t bytes = vnet_mem_bytes(QUEUE_SIZE);
+    void *dma = pages_alloc((bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+    n->node = pages_alloc((sizeof(struct node) + PAGE_SIZE - 1) / PAGE_SIZE);
+    if (!dma || !n->node) {
+        klog("network", "out of memory for the NIC's rings and the stack");
+        return;
+    }
+    n->vnet_ops = (struct vnet_ops){.phys = identity_phys, .rx = rx_frame};
+    struct vnet_cfg vcfg = {.mem = dma, .mem_len = bytes, .queue_size = QUEUE_SIZE};
+    int rc = vnet_init(&n->vnet, &n->transport, &vcfg, &n->vnet_ops, n);
+    if (rc < 0) {
+        klog("network", "virtio-net at %lx refused initialisation (%d)", dev->base, rc);
+        return;
+    }
+    char mac[18];
+    const uint8_t *m = n->vnet.mac.b;
+    ksnprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+              m[5]);
+    klog("network", "virtio-net %s, %s transport, %u-entry queues, features %lx, link %s", mac,
+         n->transport.version == 1 ? "legacy" : "modern", n->vnet.qsize, n->transport.features,
+         n->vnet.link_up ? "up" : "down");
+
+    n->node_ops = (struct node_ops){.dev = &vnet_dev_ops, .dev_ctx = &n->vnet,
+                                    .ping_result = ping_result};
+    struct node_cfg ncfg = {.mac = n->vnet.mac, .addr = cmd->ip, .prefix_len = cmd->prefix_len,
+                            .gateway = cmd->gw, .mtu = 1500, .seed = rdtsc()};
+    if (node_init(n->node, &ncfg, &n->node_ops, n, clock_ns()) != NET_OK) {
+        klog("network", "the stack refused this configuration");
+        return;
+    }
+    n->gateway = cmd->gw;
+    uint8_t vector = (uint8_t)(VEC_DEVICE_BASE + dev->gsi);
+    trap_set_handler(vector, on_irq, n);
+    if (!ioapic_route(dev->gsi, vector)) {
+        klog("network", "no I/O APIC input %u for the NIC", dev->gsi);
+        return;
+    }
+    task_spawn(&n->task, "net", net_task, n);
+}
