@@ -1,5 +1,6 @@
 #include "testbed.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,12 +44,22 @@ void testbed_free(struct testbed *tb)
 
 void tb_advance(struct testbed *tb, uint64_t to)
 {
+    unsigned stuck = 0;
     for (;;) {
         uint64_t d = node_next_deadline(tb->node);
         if (d > to)
             break;
-        if (d > tb->now)
+        /* A deadline that polling at it does not move is a timer that never fires: fail
+         * loudly rather than spin (a test would otherwise hang, not fail). */
+        if (d <= tb->now && ++stuck > 1000) {
+            fprintf(stderr, "testbed: deadline %llu still due after polling at %llu\n",
+                    (unsigned long long)d, (unsigned long long)tb->now);
+            abort();
+        }
+        if (d > tb->now) {
             tb->now = d;
+            stuck = 0;
+        }
         node_poll(tb->node, tb->now);
     }
     if (to > tb->now)

@@ -2,8 +2,8 @@
  * test_ipv4.c — IPv4: the codec, input validation, routing, output and fragmentation,
  * and reassembly, driven through a whole node on the fake link (harness/testbed.h).
  *
- * Inputs are built with harness/frames.h and outputs are read field by field with a
- * checksum written here, so neither side of a test trusts the stack's own codecs.
+ * Inputs are built with harness/frames.h and outputs are read field by field and summed
+ * with its naive checksum (fr_csum), so neither side of a test trusts the stack's codecs.
  * Every drop test first teaches the node the peer's MAC: a node that wrongly accepted the
  * packet could then answer it, and the expect-nothing would catch that.
  */
@@ -19,13 +19,9 @@
 #include "testbed.h"
 #include "support.h"
 
-
 /* `ping -s 3000`: an ICMP message of 3008 bytes, cut at MTU 1500 into 1480 + 1480 + 48. */
 #define BIG_DATA 3000
 #define BIG_MSG (ICMP_HDR_LEN + BIG_DATA)
-
-
-
 
 /* After damaging a header on purpose, make its checksum right again so that only the
  * damage under test is wrong. Always over the fixed 20 bytes: these tests use no options,
@@ -35,8 +31,6 @@ static void fix_ip_csum(uint8_t *ip)
     net_put16(ip + IPV4_OFF_CSUM, 0);
     net_put16(ip + IPV4_OFF_CSUM, ref_csum(ip, IPV4_HDR_LEN));
 }
-
-
 
 /* node_ping at `at`, with the clock moved there first so frames carry that time. */
 static int ping_at(struct testbed *tb, net_ip4 dst, uint16_t seq, size_t len, uint64_t at)
@@ -914,6 +908,33 @@ Test(ipv4, discards_datagram_with_conflicting_last_fragment)
     send_frag(&tb, msg, 106, 2 * FRAG, BIG_MSG - 2 * FRAG - 3, false, T0 + 3 * MS);
     cr_assert_eq(tb.node->ip.stats.frag_overlap, 1);
     send_frag(&tb, msg, 106, FRAG, FRAG, true, T0 + 4 * MS);
+    cr_assert_null(tb_next(&tb));
+    cr_assert_eq(tb.node->ip.stats.frag_reassembled, 0);
+    testbed_free(&tb);
+}
+
+Test(ipv4, discards_datagram_with_data_past_its_end)
+{
+    static const uint8_t junk[16];
+    struct testbed tb;
+    uint8_t msg[BIG_MSG], buf[FAKE_LINK_FRAME_MAX];
+    start(&tb);
+    learn_peer(&tb, T0);
+    big_echo(msg, 6);
+    /* The last fragment says 3008 bytes; then a middle piece arrives beyond that. */
+    send_frag(&tb, msg, 115, 0, FRAG, true, T0 + 1 * MS);
+    send_frag(&tb, msg, 115, 2 * FRAG, BIG_MSG - 2 * FRAG, false, T0 + 2 * MS);
+    tb_send(&tb, buf, frag_frame(buf, 115, BIG_MSG, junk, sizeof(junk), true), T0 + 3 * MS);
+    cr_assert_eq(tb.node->ip.stats.frag_overlap, 1);
+    send_frag(&tb, msg, 115, FRAG, FRAG, true, T0 + 4 * MS);
+    cr_assert_null(tb_next(&tb));
+
+    /* The same lie told the other way round: the piece beyond first, the last one after. */
+    tb_send(&tb, buf, frag_frame(buf, 116, BIG_MSG, junk, sizeof(junk), true), T0 + 5 * MS);
+    send_frag(&tb, msg, 116, 0, FRAG, true, T0 + 6 * MS);
+    send_frag(&tb, msg, 116, FRAG, FRAG, true, T0 + 7 * MS);
+    send_frag(&tb, msg, 116, 2 * FRAG, BIG_MSG - 2 * FRAG, false, T0 + 8 * MS);
+    cr_assert_eq(tb.node->ip.stats.frag_overlap, 2);
     cr_assert_null(tb_next(&tb));
     cr_assert_eq(tb.node->ip.stats.frag_reassembled, 0);
     testbed_free(&tb);
