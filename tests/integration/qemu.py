@@ -70,3 +70,15 @@ class Guest:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+def host_cpu_share(pid, seconds=4.0):
+    """Fraction of one host CPU the process used over `seconds` (utime + stime)."""
+    stat = "/proc/%d/stat" % pid
+
+    def ticks():
+        fields = open(stat).read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    t0, c0 = time.monotonic(), ticks()
+    time.sleep(seconds)
+    return (ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
