@@ -84,6 +84,7 @@ int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
     n->t = t;
     n->ops = ops;
     n->ctx = ctx;
+    n->cfg = *cfg;
     n->reserved = -1;
     int rc = virtio_mmio_init(t, VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTQ_F_EVENT_IDX);
     if (rc < 0)
@@ -186,12 +187,32 @@ size_t vnet_poll(struct vnet *n, size_t budget)
     return done;
 }
 
+int vnet_reset(struct vnet *n)
+{
+    struct vnet_stats stats = n->stats;
+    struct vnet_cfg cfg = n->cfg;
+    bool link = n->link_up;
+    /* vnet_init resets the device first, so nothing is in flight when the rings are
+     * rebuilt; then every RX buffer is posted again and every TX buffer is free. */
+    int rc = vnet_init(n, n->t, &cfg, n->ops, n->ctx);
+    n->stats = stats;
+    n->stats.resets++;
+    if (rc == VIRTIO_OK && link != n->link_up)
+        n->stats.link_changes++;
+    return rc;
+}
+
 uint32_t vnet_irq(struct vnet *n)
 {
     uint32_t cause = virtio_mmio_ack_interrupt(n->t);
     n->stats.irqs++;
-    if (cause & VIRTIO_INT_CONFIG_CHANGE)
+    if (cause & VIRTIO_INT_CONFIG_CHANGE) {
+        if (virtio_mmio_needs_reset(n->t)) {
+            vnet_reset(n);
+            return cause;
+        }
         read_link(n, false);
+    }
     return cause;
 }
 

@@ -94,7 +94,13 @@ static void w32(void *ctx, uint32_t off, uint32_t v)
     case VIRTIO_MMIO_QUEUE_USED_HIGH: d->used[s] = (d->used[s] & 0xffffffffu) | (uint64_t)v << 32; break;
     case VIRTIO_MMIO_QUEUE_NOTIFY: cr_assert_lt(v, 2); d->notifies[v]++; break;
     case VIRTIO_MMIO_INTERRUPT_ACK: d->int_status &= ~v; break;
-    case VIRTIO_MMIO_STATUS: d->status = v; break;
+    case VIRTIO_MMIO_STATUS:
+        if (v == 0) { /* reset: the device forgets its queues, as QEMU's does */
+            memset(d->pfn, 0, sizeof(d->pfn));
+            memset(d->ready, 0, sizeof(d->ready));
+        }
+        d->status = v;
+        break;
     default: cr_assert_fail("write of 0x%x", off);
     }
 }
@@ -315,4 +321,42 @@ Test(vnet, init_refuses_bad_memory_and_a_device_without_a_mac)
     cr_assert_eq(r.dev.status, 0, "the device is left reset");
     free(mem);
     free(n);
+}
+
+Test(vnet, a_device_that_needs_a_reset_is_brought_back_up)
+{
+    for (uint32_t v = 1; v <= 2; v++) {
+        struct rig r;
+        up(&r, v);
+        /* Frames in flight both ways when the device breaks. */
+        for (int k = 0; k < 5; k++) {
+            uint8_t *f = vnet_dev_ops.reserve(r.n, 60);
+            vnet_dev_ops.commit(r.n, f, 60);
+        }
+        struct vdev_chain c;
+        cr_assert_eq(vdev_pop(&r.dev.q[VNET_RXQ], &c), 1);
+        r.dev.status |= VIRTIO_STATUS_NEEDS_RESET;
+        r.dev.int_status = VIRTIO_INT_CONFIG_CHANGE;
+        r.dev.attached[VNET_RXQ] = r.dev.attached[VNET_TXQ] = false;
+        vnet_irq(r.n);
+        cr_assert_eq(r.n->stats.resets, 1);
+        cr_assert(r.dev.status & VIRTIO_STATUS_DRIVER_OK, "brought up again");
+        cr_assert(!(r.dev.status & VIRTIO_STATUS_NEEDS_RESET));
+        cr_assert(r.dev.attached[VNET_RXQ] && r.dev.attached[VNET_TXQ], "queues set up again");
+        cr_assert_eq(vdev_avail_pending(&r.dev.q[VNET_RXQ]), QSIZE, "every RX buffer reposted");
+        cr_assert_eq(r.n->stats.tx_frames, 5, "counters survive the reset");
+        /* And it works: all QSIZE TX buffers are free again, and a frame comes in. */
+        for (int k = 0; k < QSIZE; k++) {
+            uint8_t *f = vnet_dev_ops.reserve(r.n, 60);
+            cr_assert_not_null(f, "TX buffer %d after the reset", k);
+            vnet_dev_ops.commit(r.n, f, 60);
+        }
+        cr_assert_eq(vdev_pop(&r.dev.q[VNET_RXQ], &c), 1);
+        uint8_t pkt[VNET_HDR_MODERN + 60] = {0};
+        vdev_write(&r.dev.q[VNET_RXQ], &c, pkt, hdr(v) + 60);
+        vdev_complete(&r.dev.q[VNET_RXQ], c.head, (uint32_t)(hdr(v) + 60));
+        cr_assert_eq(vnet_poll(r.n, 64), 1);
+        cr_assert_eq(r.got_len, 60);
+        down(&r);
+    }
 }

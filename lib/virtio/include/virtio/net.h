@@ -63,6 +63,7 @@ struct vnet_stats {
     uint64_t tx_kicks; /* notifications sent (the rest were suppressed by EVENT_IDX) */
     uint64_t irqs;
     uint64_t link_changes;
+    uint64_t resets; /* recoveries from DEVICE_NEEDS_RESET (or vnet_reset calls) */
 };
 
 struct vnet {
@@ -79,6 +80,7 @@ struct vnet {
     int reserved; /* TX buffer handed out by reserve and not yet committed, or -1 */
     struct net_mac mac;
     bool link_up;
+    struct vnet_cfg cfg; /* kept for vnet_reset */
     struct vnet_stats stats;
 };
 
@@ -90,8 +92,12 @@ int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
               const struct vnet_ops *ops, void *ctx);
 /* Deliver up to `budget` received frames; returns how many. Also reclaims TX. */
 size_t vnet_poll(struct vnet *n, size_t budget);
-/* Acknowledge the device's interrupt; returns its cause (VIRTIO_INT_*). */
+/* Acknowledge the device's interrupt; returns its cause (VIRTIO_INT_*). A device that
+ * reports DEVICE_NEEDS_RESET is reset and brought up again here (vnet_reset). */
 uint32_t vnet_irq(struct vnet *n);
+/* Reset the device and bring it up again on the same memory: frames in flight are lost
+ * (the device dropped them when it broke), every buffer returns, counters are kept. */
+int vnet_reset(struct vnet *n);
 void vnet_disable_rx_interrupts(struct vnet *n);
 bool vnet_enable_rx_interrupts(struct vnet *n);
 
