@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "netstack/arp_wire.h"
+#include "netcfg.h"
 #include "netstack/checksum.h"
 #include "netstack/eth_wire.h"
 #include "netstack/icmp_wire.h"
@@ -64,11 +65,6 @@ static void add_rest(struct dissection *d, const char *name, const uint8_t *p, s
         add_bytes(d, name, F_BYTES, p, len);
 }
 
-static void ipstr(const uint8_t *p, char *buf, size_t len)
-{
-    snprintf(buf, len, "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
-}
-
 static void arp(struct dissection *d, const uint8_t *p, size_t len)
 {
     if (len < ARP_LEN) {
@@ -87,8 +83,8 @@ static void arp(struct dissection *d, const uint8_t *p, size_t len)
     add_ip(d, "arp.dst.proto_ipv4", p + ARP_OFF_TPA);
     add_rest(d, "eth.padding", p + ARP_LEN, len - ARP_LEN);
     char s[16], t[16];
-    ipstr(p + ARP_OFF_SPA, s, sizeof(s));
-    ipstr(p + ARP_OFF_TPA, t, sizeof(t));
+    fmt_ip4(net_get32(p + ARP_OFF_SPA), s, sizeof(s));
+    fmt_ip4(net_get32(p + ARP_OFF_TPA), t, sizeof(t));
     uint16_t op = net_get16(p + ARP_OFF_OPER);
     if (op == ARP_OP_REQUEST && !memcmp(p + ARP_OFF_SPA, p + ARP_OFF_TPA, 4))
         snprintf(d->summary, sizeof(d->summary), "ARP announcement for %s", s);
@@ -230,8 +226,8 @@ static void ipv4(struct dissect_ctx *ctx, struct dissection *d, const uint8_t *p
     const uint8_t *payload = p + hl;
     size_t plen = end - hl;
     char s[16], t[16], inner[100] = "";
-    ipstr(p + IPV4_OFF_SRC, s, sizeof(s));
-    ipstr(p + IPV4_OFF_DST, t, sizeof(t));
+    fmt_ip4(net_get32(p + IPV4_OFF_SRC), s, sizeof(s));
+    fmt_ip4(net_get32(p + IPV4_OFF_DST), t, sizeof(t));
     if (frag & (IPV4_FLAG_MF | IPV4_FRAG_MASK)) {
         add_rest(d, "ip.fragment", payload, plen);
         snprintf(inner, sizeof(inner), "fragment id=0x%04x off=%u%s len=%zu",
@@ -310,12 +306,9 @@ const char *field_format(const struct field *f, char *buf, size_t len)
     case F_HEX:
         snprintf(buf, len, "0x%0*llx", (int)f->width, (unsigned long long)f->num);
         break;
-    case F_IP4: {
-        uint8_t b[4];
-        net_put32(b, (uint32_t)f->num);
-        ipstr(b, buf, len);
+    case F_IP4:
+        fmt_ip4((net_ip4)f->num, buf, len);
         break;
-    }
     case F_CSUM:
         snprintf(buf, len, "%s (0x%04x)", f->num ? "correct" : "incorrect", f->aux);
         break;

@@ -39,7 +39,10 @@ static bool parse_size(const char *s, int len, uint64_t *out, int *used)
         return false;
     if (*used < len) {
         char c = s[*used];
-        int shift = c == 'K' || c == 'k' ? 10 : c == 'M' || c == 'm' ? 20 : c == 'G' || c == 'g' ? 30 : 0;
+        int shift = c == 'K' || c == 'k'   ? 10
+                    : c == 'M' || c == 'm' ? 20
+                    : c == 'G' || c == 'g' ? 30
+                                           : 0;
         if (shift) {
             *out <<= shift;
             (*used)++;
@@ -79,7 +82,10 @@ static bool key_is(const char *w, int klen, const char *key)
     return i == klen && !key[i];
 }
 
-static bool word(struct cmdline *c, const char *w, int len)
+/* What became of one word: taken, a known key with a bad value, or an unknown key. */
+enum word_result { WORD_UNKNOWN = -1, WORD_BAD_VALUE = 0, WORD_OK = 1 };
+
+static int word(struct cmdline *c, const char *w, int len)
 {
     int klen = 0;
     while (klen < len && w[klen] != '=')
@@ -90,57 +96,66 @@ static bool word(struct cmdline *c, const char *w, int len)
     int used;
 
     if (klen == len) { /* a bare flag */
-        if (key_is(w, klen, "selftest"))
-            return c->selftest = true;
-        return false;
+        if (key_is(w, klen, "selftest")) {
+            c->selftest = true;
+            return WORD_OK;
+        }
+        return WORD_UNKNOWN;
     }
     if (key_is(w, klen, "ip")) {
         uint32_t ip;
         if (!parse_ip(v, vlen, &ip, &used))
-            return false;
+            return WORD_BAD_VALUE;
         uint8_t prefix = 24;
         if (used < vlen) {
             int pn;
             if (v[used] != '/' || !parse_uint(v + used + 1, vlen - used - 1, 30, &n, &pn) ||
                 used + 1 + pn != vlen || n < 1)
-                return false;
+                return WORD_BAD_VALUE;
             prefix = (uint8_t)n;
         }
         c->ip = ip;
         c->prefix_len = prefix;
-        return true;
+        return WORD_OK;
     }
     if (key_is(w, klen, "gw")) {
         uint32_t ip;
         if (!parse_ip(v, vlen, &ip, &used) || used != vlen)
-            return false;
+            return WORD_BAD_VALUE;
         c->gw = ip;
-        return true;
+        return WORD_OK;
     }
     if (key_is(w, klen, "port")) {
         if (!parse_uint(v, vlen, 65535, &n, &used) || used != vlen || n == 0)
-            return false;
+            return WORD_BAD_VALUE;
         c->port = (uint16_t)n;
-        return true;
+        return WORD_OK;
     }
     if (key_is(w, klen, "log")) {
         if (key_is(v, vlen, "info") || key_is(v, vlen, "debug")) {
             c->debug = key_is(v, vlen, "debug");
-            return true;
+            return WORD_OK;
         }
-        return false;
+        return WORD_BAD_VALUE;
     }
     if (key_is(w, klen, "panic")) {
-        if (key_is(v, vlen, "test"))
-            return c->panic_test = true;
-        if (key_is(v, vlen, "stack"))
-            return c->panic_stack = true;
-        return false;
+        if (key_is(v, vlen, "test")) {
+            c->panic_test = true;
+            return WORD_OK;
+        }
+        if (key_is(v, vlen, "stack")) {
+            c->panic_stack = true;
+            return WORD_OK;
+        }
+        return WORD_BAD_VALUE;
     }
     if (key_is(w, klen, "selftest")) {
         if (!key_is(v, vlen, "fail"))
-            return false;
-        return c->selftest = c->selftest_fail = true;
+            return WORD_BAD_VALUE;
+        {
+            c->selftest = c->selftest_fail = true;
+            return WORD_OK;
+        }
     }
     if (key_is(w, klen, "virtio_mmio.device")) {
         /* SIZE@BASE:IRQ */
@@ -150,12 +165,12 @@ static bool word(struct cmdline *c, const char *w, int len)
             v[a] != '@' || !parse_uint(v + a + 1, vlen - a - 1, UINT64_MAX, &m.base, &b) ||
             a + 1 + b >= vlen || v[a + 1 + b] != ':' ||
             !parse_uint(v + a + 2 + b, vlen - a - 2 - b, 255, &n, &d) || a + 2 + b + d != vlen)
-            return false;
+            return WORD_BAD_VALUE;
         m.irq = (uint32_t)n;
         c->mmio[c->n_mmio++] = m;
-        return true;
+        return WORD_OK;
     }
-    return false;
+    return WORD_UNKNOWN;
 }
 
 void cmdline_parse(const char *s, struct cmdline *c,
@@ -168,18 +183,9 @@ void cmdline_parse(const char *s, struct cmdline *c,
         int len = 0;
         while (s[len] && s[len] != ' ' && s[len] != '\t' && s[len] != '\n')
             len++;
-        if (len && !word(c, s, len) && warn) {
-            bool known = false;
-            static const char *const keys[] = {"ip=", "gw=", "port=", "log=", "panic=",
-                                               "selftest=", "virtio_mmio.device="};
-            for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-                int i = 0;
-                while (keys[k][i] && i < len && s[i] == keys[k][i])
-                    i++;
-                known |= !keys[k][i];
-            }
-            warn(ctx, known ? "bad value, ignored" : "unknown key, ignored", s, len);
-        }
+        int r = len ? word(c, s, len) : WORD_OK;
+        if (r != WORD_OK && warn)
+            warn(ctx, r == WORD_BAD_VALUE ? "bad value, ignored" : "unknown key, ignored", s, len);
         s += len;
     }
 }

@@ -47,9 +47,9 @@ static void probe(struct device_list *out, uint64_t base, unsigned gsi)
         return;
     uint32_t id = t.device_id;
     struct mmio_device *d = &out->dev[out->n++];
-    *d = (struct mmio_device){base, gsi, t.version, id, t.vendor_id};
+    *d = (struct mmio_device){.base = base, .gsi = gsi, .transport = t};
     klog("devices", "virtio-mmio@%lx gsi %u: %s (device %u, %s transport)", base, gsi,
-         device_name(id), id, d->version == 1 ? "legacy" : "modern");
+         device_name(id), id, t.version == 1 ? "legacy" : "modern");
 }
 
 void devices_probe(const struct cmdline *cmd, struct device_list *out)
@@ -70,7 +70,7 @@ void devices_probe(const struct cmdline *cmd, struct device_list *out)
     }
     unsigned nics = 0;
     for (unsigned i = 0; i < out->n; i++)
-        nics += out->dev[i].device_id == 1;
+        nics += out->dev[i].transport.device_id == 1;
     klog("devices", "%u virtio-mmio transports (%s layout), %u devices%s", out->slots,
          out->layout, out->n, nics ? "" : ", no network device: nothing to serve on");
 }

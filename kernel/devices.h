@@ -21,9 +21,7 @@
 struct mmio_device {
     uint64_t base;
     unsigned gsi;
-    uint32_t version;   /* 1 legacy, 2 modern */
-    uint32_t device_id; /* 1 net, 2 block, ... */
-    uint32_t vendor;
+    struct virtio_mmio transport; /* as probed: version, device and vendor id */
 };
 
 struct device_list {

@@ -57,11 +57,6 @@ static void overflow_task(void *arg)
     overflow(0);
 }
 
-static void ipstr(uint32_t a, char *buf, size_t len)
-{
-    ksnprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-}
-
 void kmain(uint32_t start_info_paddr)
 {
     const struct pvh_start_info *si = (const struct pvh_start_info *)(uintptr_t)start_info_paddr;
@@ -87,9 +82,8 @@ void kmain(uint32_t start_info_paddr)
     clock_init();                   /* TSC frequency, LAPIC timer calibration */
     task_init();                    /* scheduler: this boot context becomes the idle task */
     devices_probe(&cmd, &devices);  /* virtio-mmio transports */
-    ipstr(cmd.ip, ip, sizeof(ip));
-    ipstr(cmd.gw, gw, sizeof(gw));
-    klog("network", "address %s/%u gateway %s", ip, cmd.prefix_len, gw);
+    klog("network", "address %s/%u gateway %s", kfmt_ip4(cmd.ip, ip, sizeof(ip)),
+         cmd.prefix_len, kfmt_ip4(cmd.gw, gw, sizeof(gw)));
 
     if (cmd.panic_test) {
         klog("panic", "panic=test: faulting on purpose");

@@ -40,16 +40,11 @@ static void rx_frame(void *ctx, const uint8_t *frame, size_t len)
     node_input(n->node, frame, len, clock_ns());
 }
 
-static void ip4str(net_ip4 a, char *buf, size_t len)
-{
-    ksnprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-}
-
 static void ping_result(void *ctx, const struct icmp_ping_result *r)
 {
     (void)ctx;
     char ip[16];
-    ip4str(r->peer, ip, sizeof(ip));
+    kfmt_ip4(r->peer, ip, sizeof(ip));
     if (r->status == ICMP_PING_REPLY)
         klog("network", "gateway %s replied in %lu.%03lu ms", ip, r->rtt_ns / 1000000,
              r->rtt_ns / 1000 % 1000);
@@ -96,17 +91,14 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
 {
     const struct mmio_device *dev = NULL;
     for (unsigned i = 0; i < devices->n && !dev; i++)
-        if (devices->dev[i].device_id == VIRTIO_ID_NET)
+        if (devices->dev[i].transport.device_id == VIRTIO_ID_NET)
             dev = &devices->dev[i];
     if (!dev) {
         klog("network", "no virtio-net device: the guest is offline");
         return;
     }
     struct netif *n = &nif;
-    if (virtio_mmio_probe(&n->transport, &devices_mmio_ops, (void *)(uintptr_t)dev->base) < 0) {
-        klog("network", "virtio-net at %lx vanished", dev->base);
-        return;
-    }
+    n->transport = dev->transport; /* probed during discovery; no need to ask again */
     size_t bytes = vnet_mem_bytes(QUEUE_SIZE);
     void *dma = pages_alloc((bytes + PAGE_SIZE - 1) / PAGE_SIZE);
     n->node = pages_alloc((sizeof(struct node) + PAGE_SIZE - 1) / PAGE_SIZE);

@@ -73,7 +73,6 @@ void paging_init(void)
     /* The kernel's text lives in the first 2 MiB page; only that page is executable. */
     uint64_t text_end = ((uint64_t)__text_end + MiB2 - 1) & ~(MiB2 - 1);
     map_identity(0, text_end, 0);
-    gib_pages = gib_pages && text_end <= GiB; /* keep the 2 MiB split above */
     map_identity(text_end, mem_highest(), data);
     map_identity(DEVICE_BASE, 4 * GiB, data | PTE_PCD | PTE_PWT);
     write_cr3((uint64_t)pml4);

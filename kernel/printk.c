@@ -131,6 +131,12 @@ size_t ksnprintf(char *buf, size_t len, const char *fmt, ...)
     return s.pos;
 }
 
+const char *kfmt_ip4(uint32_t a, char *buf, size_t len)
+{
+    ksnprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+    return buf;
+}
+
 static void vlog(const char *subsystem, const char *fmt, va_list ap)
 {
     kprintf("%s: ", subsystem);

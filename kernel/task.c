@@ -20,22 +20,24 @@ struct sched *task_sched(void)
     return &sched;
 }
 
-/* Switch from the current task to `next` (interrupts off). */
+static void arm(void)
+{
+    clock_set_alarm(sched_next_deadline(&sched));
+}
+
+/* Switch from the current task to `next` (interrupts off). Whoever runs afterwards — the
+ * resumed task, or this one if nothing changed — arms the alarm for the scheduler's new
+ * state, so no caller has to; a new task arms in task_start. */
 static void switch_to(struct task *prev, struct sched_task *next)
 {
-    if (&prev->t == next)
-        return;
-    context_switch(&prev->rsp, ((struct task *)next)->rsp);
+    if (&prev->t != next)
+        context_switch(&prev->rsp, ((struct task *)next)->rsp);
+    arm();
 }
 
 static struct task *current(void)
 {
     return (struct task *)sched_current(&sched);
-}
-
-static void arm(void)
-{
-    clock_set_alarm(sched_next_deadline(&sched));
 }
 
 static void on_timer(const struct trap_frame *f, void *ctx)
@@ -55,7 +57,6 @@ static void after_irq(void)
     preempt_pending = 0;
     struct task *prev = current();
     switch_to(prev, sched_relinquish(&sched, clock_ns()));
-    arm();
 }
 
 void task_init(void)
@@ -106,7 +107,6 @@ void task_yield(void)
     uint64_t flags = irq_save();
     struct task *prev = current();
     switch_to(prev, sched_relinquish(&sched, clock_ns()));
-    arm();
     irq_restore(flags);
 }
 
@@ -114,19 +114,14 @@ void task_sleep_until(uint64_t deadline)
 {
     uint64_t flags = irq_save();
     struct task *prev = current();
-    struct sched_task *next = sched_sleep_until(&sched, deadline, clock_ns());
-    arm();
-    switch_to(prev, next);
-    arm();
+    switch_to(prev, sched_sleep_until(&sched, deadline, clock_ns()));
     irq_restore(flags);
 }
 
 void task_block(struct sched_waitq *wq)
 {
     struct task *prev = current();
-    struct sched_task *next = sched_block(&sched, wq, clock_ns());
-    arm();
-    switch_to(prev, next);
+    switch_to(prev, sched_block(&sched, wq, clock_ns()));
 }
 
 void task_wake(struct task *task)
@@ -150,9 +145,7 @@ void task_exit(void)
 {
     cli();
     struct task *prev = current();
-    struct sched_task *next = sched_exit(&sched, clock_ns());
-    arm();
-    switch_to(prev, next);
+    switch_to(prev, sched_exit(&sched, clock_ns()));
     panic("task: a dead task was resumed");
 }
 
@@ -162,7 +155,6 @@ void task_idle_once(void)
     if (sched.runq.len) {
         struct task *prev = current(); /* before the verb changes what "current" is */
         switch_to(prev, sched_relinquish(&sched, clock_ns()));
-        arm();
         sti();
         return;
     }

@@ -349,7 +349,10 @@ void arp_announce(struct arp *arp, uint64_t now)
 
 void arp_poll(struct arp *arp, uint64_t now)
 {
-    if (now >= arp->flush_at)
+    /* Queued packets of resolved entries are waiting only when the device refused them;
+     * retry those when their deadline is due, not on every poll. */
+    bool retry = now >= arp->flush_at;
+    if (retry)
         arp->flush_at = UINT64_MAX; /* the loop below retries, and re-arms if still refused */
     if (arp->announce_left && now >= arp->announce_at) {
         /* Announcement: a request with sender and target both our address (RFC 5227 2.3). */
@@ -362,7 +365,7 @@ void arp_poll(struct arp *arp, uint64_t now)
     for (size_t i = 0; i < arp->cfg.n_entries; i++) {
         struct arp_entry *e = &arp->cfg.entries[i];
         if (e->state == ARP_FREE || now < e->deadline) {
-            if (e->state == ARP_REACHABLE)
+            if (retry && e->state == ARP_REACHABLE)
                 flush_queued(arp, e, now);
             continue;
         }
