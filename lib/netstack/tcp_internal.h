@@ -1,0 +1,97 @@
+/*
+ * tcp_internal.h — what the tcp*.c files share and nothing outside them sees.
+ *
+ * tcp.c        the table, demux and the application verbs
+ * tcp_in.c     segment arrival: the state machine of RFC 9293 3.10.7
+ * tcp_out.c    what to send and when: data, FIN, ACKs, RSTs, probes
+ * tcp_timer.c  tcp_poll: retransmission, persist, delayed ACK, keep-alive, TIME_WAIT
+ * tcp_isn.c    RFC 6528 initial sequence numbers and SYN cookies
+ * tcp_codec.c  tcp_parse / tcp_emit / tcp_checksum
+ */
+#ifndef NETSTACK_TCP_INTERNAL_H
+#define NETSTACK_TCP_INTERNAL_H
+
+#include "netstack/tcp.h"
+#include "tcp_seq.h"
+
+/* struct tcp_conn.flags */
+#define CF_SACK 0x0001        /* the peer sent SACK-permitted: we may send SACK blocks */
+#define CF_TS 0x0002          /* both sides sent timestamps */
+#define CF_WS 0x0004          /* both sides sent window scale */
+#define CF_NODELAY 0x0008     /* Nagle off */
+#define CF_KEEPALIVE 0x0010
+#define CF_DETACHED 0x0020    /* the application closed: no more events */
+#define CF_SHUT_WR 0x0040     /* FIN goes after the queued data */
+#define CF_FIN_SENT 0x0080    /* our FIN is in snd_max */
+#define CF_ACK_NOW 0x0100
+#define CF_WANT_WRITE 0x0200  /* tcp_send came up short: say TCP_EV_WRITABLE later */
+#define CF_RECOVERY 0x0400    /* NewReno fast recovery until snd_una passes `recover` */
+#define CF_PERSIST 0x0800     /* rtx_at is the persist timer */
+#define CF_EOF_SAID 0x1000    /* TCP_EV_PEER_CLOSED delivered */
+#define CF_DYING 0x2000       /* being freed: verbs are no-ops */
+#define CF_PASSIVE 0x4000     /* made by a listener (SYN_RECEIVED returns there on RST) */
+
+/* SYN cookies: what a stateless SYN-ACK must remember of the SYN. */
+struct tcp_syn_opts {
+    uint16_t mss;
+    bool sack;
+    bool ws_ok;
+    uint8_t ws; /* the peer's shift, when ws_ok */
+};
+
+/* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 microsecond clock. */
+uint32_t tcp_isn(const struct tcp *tcp, net_ip4 lip, uint16_t lport, net_ip4 rip,
+                 uint16_t rport, uint64_t now);
+/* The ISN of a stateless SYN-ACK answering a SYN with sequence `peer_isn` and MSS `mss`:
+ * a keyed hash of the 4-tuple, the peer's ISN and a 64-second time slot, with the MSS
+ * rounded down to one of 8 table values in the low 3 bits. */
+uint32_t tcp_cookie_isn(const struct tcp *tcp, net_ip4 lip, uint16_t lport, net_ip4 rip,
+                        uint16_t rport, uint32_t peer_isn, uint16_t mss, uint64_t now);
+/* Check the cookie `isn` (an ACK's ack - 1) against the current and previous time slot;
+ * the MSS it remembers, or 0 when it is not ours. */
+uint16_t tcp_cookie_check(const struct tcp *tcp, net_ip4 lip, uint16_t lport, net_ip4 rip,
+                          uint16_t rport, uint32_t peer_isn, uint32_t isn, uint64_t now);
+/* When the SYN carried timestamps, window scale and SACK-permitted ride in the low 5
+ * bits of our TSval (the peer echoes it in the ACK), as Linux does: encode, decode. */
+uint32_t tcp_cookie_tsval(uint32_t tsval, const struct tcp_syn_opts *o);
+void tcp_cookie_ts_decode(uint32_t tsecr, struct tcp_syn_opts *o);
+
+/* tcp.c */
+void tcp_notify(struct tcp *tcp, struct tcp_conn *c, enum tcp_event ev); /* may free c */
+bool tcp_alive(const struct tcp_conn *c, uint32_t gen);
+struct tcp_conn *tcp_lookup(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport);
+struct tcp_conn *tcp_conn_new(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport,
+                              uint64_t now);
+/* End a connection: TCP_EV_CLOSED to an attached application, then the slot is free. */
+void tcp_conn_free(struct tcp *tcp, struct tcp_conn *c, enum tcp_close_reason why);
+void tcp_set_state(struct tcp *tcp, struct tcp_conn *c, enum tcp_state s, uint64_t now);
+void tcp_arm(struct tcp *tcp, uint64_t *timer, uint64_t at);
+uint32_t tcp_ts_now(const struct tcp_conn *c, uint64_t now);
+
+/* tcp_out.c */
+void tcp_output(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+void tcp_send_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+void tcp_send_challenge_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+void tcp_send_rst(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+void tcp_retransmit_first(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+void tcp_send_probe(struct tcp *tcp, struct tcp_conn *c, bool window, uint64_t now);
+/* Answer a segment that has no connection (RFC 9293 3.10.7.1). */
+void tcp_reply_rst(struct tcp *tcp, const struct ipv4_repr *ip, const struct tcp_repr *seg,
+                   uint64_t now);
+/* A stateless SYN-ACK whose ISN is a cookie. */
+void tcp_send_cookie_synack(struct tcp *tcp, const struct ipv4_repr *ip,
+                            const struct tcp_repr *syn, uint64_t now);
+uint32_t tcp_rcv_wnd(const struct tcp_conn *c);
+uint32_t tcp_ring_seq(const struct tcp_conn *c); /* sequence number of tx ring byte 0 */
+
+/* tcp_in.c */
+void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *seg,
+                    uint64_t now);
+void tcp_input_listen(struct tcp *tcp, struct tcp_listener *l, const struct ipv4_repr *ip,
+                      const struct tcp_repr *seg, uint64_t now);
+
+/* tcp_timer.c */
+void tcp_rtt_sample(struct tcp *tcp, struct tcp_conn *c, uint64_t rtt_ns);
+void tcp_rearm_rtx(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+
+#endif
