@@ -11,6 +11,15 @@ static void record_ping(void *ctx, const struct icmp_ping_result *r)
         tb->pings[tb->n_pings++] = *r;
 }
 
+static void record_tcp(void *ctx, struct tcp_conn *c, enum tcp_event ev, void *user)
+{
+    struct testbed *tb = ctx;
+    if (tb->n_tcp_events < TB_MAX_TCP_EVENTS)
+        tb->tcp_events[tb->n_tcp_events++] = (struct tb_tcp_event){c, ev, tb->now};
+    if (tb->tcp_hook)
+        tb->tcp_hook(tb, c, ev, user);
+}
+
 struct node_cfg testbed_default_cfg(void)
 {
     return (struct node_cfg){.mac = {{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}},
@@ -18,7 +27,10 @@ struct node_cfg testbed_default_cfg(void)
                              .prefix_len = 24,
                              .gateway = NET_IP4(10, 0, 0, 1),
                              .mtu = 1500,
-                             .seed = 1};
+                             .seed = 1,
+                             .tcp_conns = TB_TCP_CONNS,
+                             .tcp_rx_size = TB_TCP_RING,
+                             .tcp_tx_size = TB_TCP_RING};
 }
 
 int testbed_init(struct testbed *tb, const struct node_cfg *cfg, uint64_t now)
@@ -26,18 +38,32 @@ int testbed_init(struct testbed *tb, const struct node_cfg *cfg, uint64_t now)
     memset(tb, 0, sizeof(*tb));
     tb->now = now;
     tb->cfg = *cfg;
+    if (!tb->cfg.tcp_mem) {
+        if (!tb->cfg.tcp_conns)
+            tb->cfg.tcp_conns = TB_TCP_CONNS;
+        if (!tb->cfg.tcp_rx_size)
+            tb->cfg.tcp_rx_size = TB_TCP_RING;
+        if (!tb->cfg.tcp_tx_size)
+            tb->cfg.tcp_tx_size = TB_TCP_RING;
+        tb->cfg.tcp_mem_len = TCP_MEM(tb->cfg.tcp_conns, tb->cfg.tcp_rx_size, tb->cfg.tcp_tx_size);
+        tb->tcp_mem = tb->cfg.tcp_mem = calloc(1, tb->cfg.tcp_mem_len);
+        if (!tb->tcp_mem)
+            abort();
+    }
     fake_link_init(&tb->link, &tb->now);
     tb->node = calloc(1, sizeof(*tb->node));
     if (!tb->node)
         abort();
     tb->ops = (struct node_ops){.dev = &fake_link_ops, .dev_ctx = &tb->link,
-                                .ping_result = record_ping};
-    return node_init(tb->node, cfg, &tb->ops, tb, now);
+                                .ping_result = record_ping, .tcp_event = record_tcp};
+    return node_init(tb->node, &tb->cfg, &tb->ops, tb, now);
 }
 
 void testbed_free(struct testbed *tb)
 {
     free(tb->node);
+    free(tb->tcp_mem);
+    tb->tcp_mem = NULL;
     fake_link_free(&tb->link);
     tb->node = NULL;
 }

@@ -20,6 +20,19 @@
 #include "netstack/node.h"
 
 #define TB_MAX_PING_RESULTS 64
+#define TB_MAX_TCP_EVENTS 1024
+/* TCP table when the cfg brings none: small rings make window behaviour easy to reach. */
+#define TB_TCP_CONNS 8
+#define TB_TCP_RING 8192
+
+struct tb_tcp_event {
+    struct tcp_conn *conn;
+    enum tcp_event ev;
+    uint64_t at;
+};
+
+struct testbed;
+typedef void tb_tcp_hook(struct testbed *tb, struct tcp_conn *c, enum tcp_event ev, void *user);
 
 struct testbed {
     uint64_t now;
@@ -29,12 +42,18 @@ struct testbed {
     struct node_cfg cfg;
     struct icmp_ping_result pings[TB_MAX_PING_RESULTS];
     size_t n_pings;
+    void *tcp_mem; /* allocated here when the cfg brought none */
+    struct tb_tcp_event tcp_events[TB_MAX_TCP_EVENTS]; /* every TCP event, in order */
+    size_t n_tcp_events;
+    tb_tcp_hook *tcp_hook; /* optional: a test's application, called after logging */
+    void *hook_ctx;
 };
 
 /* Returns the node_init result; the testbed is usable only when it is NET_OK. */
 int testbed_init(struct testbed *tb, const struct node_cfg *cfg, uint64_t now);
 void testbed_free(struct testbed *tb);
-/* Default test configuration: 52:54:00:12:34:56, 10.0.0.2/24, gateway 10.0.0.1, seed 1. */
+/* Default test configuration: 52:54:00:12:34:56, 10.0.0.2/24, gateway 10.0.0.1, seed 1,
+ * TB_TCP_CONNS connections with TB_TCP_RING-byte rings (memory from testbed_init). */
 struct node_cfg testbed_default_cfg(void);
 
 void tb_send(struct testbed *tb, const uint8_t *frame, size_t len, uint64_t at);

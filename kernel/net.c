@@ -14,6 +14,9 @@
 
 #define QUEUE_SIZE 256
 #define RX_BUDGET 64 /* frames per poll before others get the CPU */
+/* TCP: a thousand connections with 16 KiB rings each way, 32 MiB in all. */
+#define TCP_CONNS 1024
+#define TCP_RING (16 * 1024)
 
 struct netif {
     struct virtio_mmio transport;
@@ -123,8 +126,17 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
 
     n->node_ops = (struct node_ops){.dev = &vnet_dev_ops, .dev_ctx = &n->vnet,
                                     .ping_result = ping_result};
+    size_t tcp_bytes = TCP_MEM(TCP_CONNS, TCP_RING, TCP_RING);
+    void *tcp_mem = pages_alloc((tcp_bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+    if (!tcp_mem) {
+        klog("network", "out of memory for %u TCP connections", TCP_CONNS);
+        return;
+    }
     struct node_cfg ncfg = {.mac = n->vnet.mac, .addr = cmd->ip, .prefix_len = cmd->prefix_len,
-                            .gateway = cmd->gw, .mtu = 1500, .seed = rdtsc()};
+                            .gateway = cmd->gw, .mtu = 1500, .seed = rdtsc(),
+                            .tcp_mem = tcp_mem, .tcp_mem_len = tcp_bytes,
+                            .tcp_conns = TCP_CONNS, .tcp_rx_size = TCP_RING,
+                            .tcp_tx_size = TCP_RING};
     if (node_init(n->node, &ncfg, &n->node_ops, n, clock_ns()) != NET_OK) {
         klog("network", "the stack refused this configuration");
         return;

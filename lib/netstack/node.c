@@ -28,6 +28,9 @@ static bool ip_deliver(void *ctx, const struct ipv4_repr *r, const uint8_t *hdr,
     case IPV4_PROTO_ICMP:
         icmp_input(&n->icmp, r, payload, len, now);
         return true;
+    case IPV4_PROTO_TCP:
+        tcp_input(&n->tcp, r, payload, len, now);
+        return true;
     default:
         icmp_send_error(&n->icmp, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTO, r, hdr, payload, len,
                         now);
@@ -62,11 +65,26 @@ static void ip_output(void *ctx, net_ip4 next_hop, uint8_t *pkt, size_t len, uin
     arp_output(&n->arp, next_hop, pkt, len, now);
 }
 
-static int icmp_send(void *ctx, const struct ipv4_tx *tx, const struct net_iov *iov, size_t cnt,
-                     uint64_t now)
+static int ip_send(void *ctx, const struct ipv4_tx *tx, const struct net_iov *iov, size_t cnt,
+                   uint64_t now)
 {
     struct node *n = ctx;
     return ipv4_send(&n->ip, tx, iov, cnt, now);
+}
+
+/* Upward: ICMP errors about our segments, and TCP's events for the application. */
+static void icmp_error(void *ctx, const struct icmp_error *e, uint64_t now)
+{
+    struct node *n = ctx;
+    if (e->quoted.proto == IPV4_PROTO_TCP)
+        tcp_icmp_error(&n->tcp, e, now);
+}
+
+static void tcp_event(void *ctx, struct tcp_conn *c, enum tcp_event ev, void *user)
+{
+    struct node *n = ctx;
+    if (n->ops->tcp_event)
+        n->ops->tcp_event(n->ctx, c, ev, user);
 }
 
 static void ping_result(void *ctx, const struct icmp_ping_result *r)
@@ -113,10 +131,29 @@ int node_init(struct node *n, const struct node_cfg *cfg, const struct node_ops 
         return rc;
 
     /* Control: echo, errors, pings. */
-    n->icmp_ops = (struct icmp_ops){.send = icmp_send, .ping_result = ping_result};
+    n->icmp_ops = (struct icmp_ops){.send = ip_send, .ping_result = ping_result,
+                                    .error = icmp_error};
     struct icmp_cfg icmp_cfg = {.addr = cfg->addr, .seed = cfg->seed, .pings = n->pings,
                                 .n_pings = NODE_PINGS};
-    return icmp_init(&n->icmp, &icmp_cfg, &n->icmp_ops, n, now);
+    if ((rc = icmp_init(&n->icmp, &icmp_cfg, &n->icmp_ops, n, now)) < 0)
+        return rc;
+
+    /* Transport: connections for the application. */
+    n->tcp_ops = (struct tcp_ops){.send = ip_send, .event = tcp_event};
+    struct tcp_cfg tcp_cfg = {0};
+    if (cfg->tcp_tune)
+        tcp_cfg = *cfg->tcp_tune;
+    tcp_cfg.addr = cfg->addr;
+    tcp_cfg.seed = cfg->seed;
+    tcp_cfg.mss = (uint16_t)(mtu - IPV4_HDR_LEN - TCP_HDR_LEN);
+    tcp_cfg.mem = cfg->tcp_mem;
+    tcp_cfg.mem_len = cfg->tcp_mem_len;
+    tcp_cfg.n_conns = cfg->tcp_conns;
+    tcp_cfg.rx_size = cfg->tcp_rx_size;
+    tcp_cfg.tx_size = cfg->tcp_tx_size;
+    tcp_cfg.listeners = n->listeners;
+    tcp_cfg.n_listeners = NODE_TCP_LISTENERS;
+    return tcp_init(&n->tcp, &tcp_cfg, &n->tcp_ops, n, now);
 }
 
 void node_start(struct node *n, uint64_t now)
@@ -134,6 +171,7 @@ void node_poll(struct node *n, uint64_t now)
     arp_poll(&n->arp, now);
     ipv4_poll(&n->ip, now);
     icmp_poll(&n->icmp, now);
+    tcp_poll(&n->tcp, now);
 }
 
 uint64_t node_next_deadline(const struct node *n)
@@ -143,6 +181,9 @@ uint64_t node_next_deadline(const struct node *n)
     if (t < d)
         d = t;
     t = icmp_next_deadline(&n->icmp);
+    if (t < d)
+        d = t;
+    t = tcp_next_deadline(&n->tcp);
     return t < d ? t : d;
 }
 

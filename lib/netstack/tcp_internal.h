@@ -67,6 +67,8 @@ void tcp_conn_free(struct tcp *tcp, struct tcp_conn *c, enum tcp_close_reason wh
 void tcp_set_state(struct tcp *tcp, struct tcp_conn *c, enum tcp_state s, uint64_t now);
 void tcp_arm(struct tcp *tcp, uint64_t *timer, uint64_t at);
 uint32_t tcp_ts_now(const struct tcp_conn *c, uint64_t now);
+uint32_t tcp_ts_offset(const struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport);
+uint8_t tcp_rcv_ws(const struct tcp *tcp);
 
 /* tcp_out.c */
 void tcp_output(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
@@ -74,7 +76,8 @@ void tcp_send_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 void tcp_send_challenge_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 void tcp_send_rst(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 void tcp_retransmit_first(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
-void tcp_send_probe(struct tcp *tcp, struct tcp_conn *c, bool window, uint64_t now);
+void tcp_send_probe(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+bool tcp_window_update_due(const struct tcp_conn *c);
 /* Answer a segment that has no connection (RFC 9293 3.10.7.1). */
 void tcp_reply_rst(struct tcp *tcp, const struct ipv4_repr *ip, const struct tcp_repr *seg,
                    uint64_t now);

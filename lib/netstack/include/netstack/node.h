@@ -20,6 +20,7 @@
 #include "netstack/icmp.h"
 #include "netstack/ipv4.h"
 #include "netstack/net.h"
+#include "netstack/tcp.h"
 
 #define NODE_ARP_ENTRIES 64
 #define NODE_ARP_PENDING 16
@@ -27,6 +28,7 @@
 #define NODE_FRAG_SIZE (IPV4_MAX_LEN - IPV4_HDR_LEN) /* any datagram IPv4 can carry */
 #define NODE_PINGS 16
 #define NODE_MTU_MAX 1500
+#define NODE_TCP_LISTENERS 8
 
 struct node_cfg {
     struct net_mac mac;
@@ -35,12 +37,18 @@ struct node_cfg {
     net_ip4 gateway; /* 0: none */
     uint16_t mtu;    /* 0: 1500 */
     uint64_t seed;   /* all of the stack's randomness derives from this */
+    /* TCP: n connections with rings of the given sizes in TCP_MEM(n, rx, tx) bytes. */
+    void *tcp_mem;
+    size_t tcp_mem_len;
+    uint32_t tcp_conns, tcp_rx_size, tcp_tx_size;
+    const struct tcp_cfg *tcp_tune; /* optional: timer and retry tunables */
 };
 
 struct node_ops {
     const struct net_dev_ops *dev;
     void *dev_ctx;
     void (*ping_result)(void *ctx, const struct icmp_ping_result *r); /* optional */
+    void (*tcp_event)(void *ctx, struct tcp_conn *c, enum tcp_event ev, void *user);
 };
 
 struct node {
@@ -48,6 +56,7 @@ struct node {
     struct arp arp;
     struct ipv4 ip;
     struct icmp icmp;
+    struct tcp tcp;
 
     const struct node_ops *ops;
     void *ctx;
@@ -55,6 +64,7 @@ struct node {
     struct arp_ops arp_ops;
     struct ipv4_ops ip_ops;
     struct icmp_ops icmp_ops;
+    struct tcp_ops tcp_ops;
 
     struct arp_entry arp_entries[NODE_ARP_ENTRIES];
     struct arp_pending arp_pending[NODE_ARP_PENDING];
@@ -62,6 +72,7 @@ struct node {
     struct ipv4_frag_slot frag_slots[NODE_FRAG_SLOTS];
     uint8_t frag_mem[IPV4_FRAG_MEM(NODE_FRAG_SLOTS, NODE_FRAG_SIZE)];
     struct icmp_ping pings[NODE_PINGS];
+    struct tcp_listener listeners[NODE_TCP_LISTENERS];
 };
 
 int node_init(struct node *n, const struct node_cfg *cfg, const struct node_ops *ops, void *ctx,

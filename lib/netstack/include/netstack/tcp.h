@@ -168,6 +168,7 @@ struct tcp_conn {
     uint32_t rx_head, rx_len;
     struct tcp_ooo ooo[TCP_OOO_MAX];
     uint8_t n_ooo;
+    uint8_t ooo_last; /* the range the latest out-of-order segment went to: SACK's first */
     uint8_t fin_seen; /* peer's FIN received (rcv_nxt counts it) */
 
     /* Timestamps (RFC 7323). */
@@ -181,6 +182,7 @@ struct tcp_conn {
     uint64_t rtt_start;
     uint8_t retries;       /* consecutive expiries of the current timer */
     uint8_t keepalive_probes;
+    uint8_t persist_backoff; /* zero-window probes sent since the window closed */
     /* Congestion control (RFC 5681, RFC 6582). */
     uint32_t cwnd, ssthresh, recover, bytes_acked;
     uint8_t dupacks;
