@@ -14,6 +14,8 @@ void netcfg_defaults(struct netcfg *c)
     c->node.gateway = NET_IP4(10, 0, 0, 1);
     c->node.mtu = 1500;
     c->node.seed = 1;
+    c->node.tcp_conns = NETCFG_TCP_CONNS;
+    c->node.tcp_rx_size = c->node.tcp_tx_size = NETCFG_TCP_RING;
 }
 
 int parse_ip4(const char *s, net_ip4 *out)
@@ -116,6 +118,21 @@ int netcfg_set(struct netcfg *c, const char *kv, char *err, size_t errlen)
             c->inbound[c->n_inbound++] = (uint32_t)n;
             return 0;
         }
+    } else if (KEY("serve")) {
+        if (c->n_services == SERVICES_MAX) {
+            snprintf(err, errlen, "more than %d services", SERVICES_MAX);
+            return -1;
+        }
+        return service_parse(v, &c->services[c->n_services++], err, errlen);
+    } else if (KEY("tcp")) {
+        unsigned conns, ring;
+        char tail;
+        if (sscanf(v, "%u,%u%c", &conns, &ring, &tail) == 2 && conns >= 1 &&
+            conns <= 1u << 20 && ring >= 4096 && ring <= 1u << 24) {
+            c->node.tcp_conns = conns;
+            c->node.tcp_rx_size = c->node.tcp_tx_size = ring;
+            return 0;
+        }
     } else if (KEY("ping")) {
         unsigned long long at;
         char addr[32];
@@ -192,6 +209,11 @@ int netcfg_save(const char *path, const struct netcfg *c, char *err, size_t errl
             (unsigned long long)c->node.seed);
     if (c->has_boot)
         fprintf(f, "boot=%llu\n", (unsigned long long)c->boot_ns);
+    fprintf(f, "tcp=%u,%u\n", c->node.tcp_conns, c->node.tcp_rx_size);
+    for (size_t i = 0; i < c->n_services; i++) {
+        char spec[48];
+        fprintf(f, "serve=%s\n", service_format(&c->services[i], spec, sizeof(spec)));
+    }
     if (fclose(f) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;

@@ -11,6 +11,9 @@
  *     ping=1500000000,10.0.0.1,1,56 # at 1.5 s after boot the application pinged 10.0.0.1
  *                                   # with sequence 1 and 56 bytes (one line per ping)
  *
+ *     serve=echo:7                  # a TCP service (harness/services.h), one line each
+ *     tcp=4096,16384                # TCP connections and ring bytes (default 64,65536)
+ *
  *     inbound=34                    # capture frame 34 came in although its source is
  *                                   # our MAC (a spoof); direction is otherwise by source
  *
@@ -27,6 +30,7 @@
 #include <stdint.h>
 
 #include "netstack/node.h"
+#include "services.h"
 
 enum netcfg_action_kind { ACTION_PING };
 
@@ -48,7 +52,12 @@ struct netcfg {
     size_t n_actions;
     uint32_t inbound[NETCFG_MAX_ACTIONS]; /* 1-based frame numbers, ascending */
     size_t n_inbound;
+    struct service services[SERVICES_MAX];
+    size_t n_services;
 };
+
+#define NETCFG_TCP_CONNS 64
+#define NETCFG_TCP_RING 65536
 
 void netcfg_defaults(struct netcfg *c);
 /* Apply one "key=value"; returns -1 with a message in err. */

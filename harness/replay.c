@@ -89,6 +89,7 @@ static bool compare(FILE *out, const char *name, const struct expect *e, size_t 
 /* The replay in progress: the stack under test and the bookkeeping around its output. */
 struct run {
     struct testbed tb;
+    struct services services; /* the recorded TCP applications, run again */
     uint64_t boot;
     size_t cur;      /* capture frame being processed (1-based), for attribution */
     size_t *after;   /* for each sent frame, the capture frame it followed */
@@ -96,6 +97,11 @@ struct run {
     struct pcap_writer *w;
     size_t written;  /* sent frames already copied to the output pcap */
 };
+
+static void run_services(struct testbed *tb, struct tcp_conn *c, enum tcp_event ev, void *user)
+{
+    services_event(tb->hook_ctx, c, ev, user, tb->now);
+}
 
 /* Note the frames the stack has sent since the last call. */
 static void collect(struct run *r)
@@ -213,6 +219,12 @@ int replay_capture(const char *name, const struct capture *cap, const struct net
                 name);
         goto done;
     }
+    if (services_start(&r.services, &r.tb.node->tcp, cfg->services, cfg->n_services, NULL) < 0) {
+        fprintf(out, "replay: %s: cannot run: the sidecar's services cannot listen\n", name);
+        goto done;
+    }
+    r.tb.tcp_hook = run_services;
+    r.tb.hook_ctx = &r.services;
     if (o->write_path) {
         char err[256];
         if (!(r.w = pcap_writer_open(o->write_path, err, sizeof(err)))) {
@@ -226,6 +238,7 @@ done:
     pcap_writer_close(r.w);
     free(r.after);
     free(exp);
+    services_free(&r.services);
     testbed_free(&r.tb);
     return rc;
 }

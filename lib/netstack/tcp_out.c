@@ -312,8 +312,6 @@ void tcp_send_cookie_synack(struct tcp *tcp, const struct ipv4_repr *ip,
         uint32_t clock = (uint32_t)(now / NET_NS_PER_MS) +
                          tcp_ts_offset(tcp, ip->src, syn->dst_port, syn->src_port);
         r.ts_val = tcp_cookie_tsval(clock, &o);
-        if (seq_gt(r.ts_val, clock))
-            r.ts_val -= 32; /* never ahead of the clock the connection will continue */
         r.ts_ecr = syn->ts_val;
         r.sack_perm = syn->sack_perm;
         r.has_ws = syn->has_ws;
