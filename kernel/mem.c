@@ -80,20 +80,33 @@ void *page_alloc(void)
     return (void *)p;
 }
 
-void *pages_alloc(size_t n)
+/* `n` contiguous pages from the first range that has them, not zeroed. */
+static void *take_pages(size_t n)
 {
-    if (n == 1)
-        return page_alloc();
     for (unsigned i = 0; i < n_regions; i++) {
         if (regions[i].end - regions[i].next >= n * PAGE_SIZE) {
             uint64_t p = regions[i].next;
             regions[i].next += n * PAGE_SIZE;
-            memset((void *)p, 0, n * PAGE_SIZE);
             account(n);
             return (void *)p;
         }
     }
     return NULL;
+}
+
+void *pages_alloc(size_t n)
+{
+    if (n == 1)
+        return page_alloc();
+    void *p = take_pages(n);
+    if (p)
+        memset(p, 0, n * PAGE_SIZE);
+    return p;
+}
+
+void *pages_alloc_unzeroed(size_t n)
+{
+    return take_pages(n);
 }
 
 void page_free(void *page)

@@ -127,7 +127,7 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
     n->node_ops = (struct node_ops){.dev = &vnet_dev_ops, .dev_ctx = &n->vnet,
                                     .ping_result = ping_result};
     size_t tcp_bytes = TCP_MEM(TCP_CONNS, TCP_RING, TCP_RING);
-    void *tcp_mem = pages_alloc((tcp_bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+    void *tcp_mem = pages_alloc_unzeroed((tcp_bytes + PAGE_SIZE - 1) / PAGE_SIZE);
     if (!tcp_mem) {
         klog("network", "out of memory for %u TCP connections", TCP_CONNS);
         return;
