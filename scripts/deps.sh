@@ -3,7 +3,8 @@
 # before every make check / make test / make run). Needs root when something is missing.
 set -eu
 PKGS="build-essential make pkg-config libcriterion-dev libpcap-dev python3 python3-pytest
-python3-scapy tcpdump tshark iproute2 iputils-ping iputils-arping qemu-system-x86"
+python3-scapy tcpdump tshark iproute2 iputils-ping iputils-arping qemu-system-x86
+netcat-openbsd curl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
