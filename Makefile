@@ -39,7 +39,8 @@ FREE_CFLAGS := $(WARN) -O2 -ffreestanding -fno-builtin -nostdinc -nostdlib -mno-
 # Every lib/<name>/ is a pure library: built hosted for tests and freestanding for the kernel.
 LIBC_SRC := lib/libc/string.c
 LIB_SRC := $(filter-out $(LIBC_SRC),$(wildcard lib/*/*.c))
-HARNESS_SRC := $(filter-out harness/replay_main.c harness/taprun.c,$(wildcard harness/*.c))
+HARNESS_SRC := $(filter-out harness/replay_main.c harness/taprun.c harness/relay.c,\
+                              $(wildcard harness/*.c))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(HOST)/%.o)
@@ -56,10 +57,11 @@ KERNEL_CFLAGS := $(FREE_CFLAGS) -Ikernel
 
 REPLAY := $(HOST)/replay
 TAPRUN := $(HOST)/taprun
+RELAY := $(HOST)/relay
 UNIT := $(HOST)/unit-tests
 
 .PHONY: all check test unit replay-all freestanding run replay deps clean print-free-cflags
-all: $(REPLAY) $(TAPRUN) $(UNIT) $(FREE_OBJ) $(KERNEL_ELF)
+all: $(REPLAY) $(TAPRUN) $(RELAY) $(UNIT) $(FREE_OBJ) $(KERNEL_ELF)
 
 $(HOST)/%.o: %.c
 	$(call say,CC,$<)
@@ -96,6 +98,11 @@ $(REPLAY): $(HOST)/harness/replay_main.o $(HARNESS_OBJ) $(LIB_OBJ)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
 
 $(TAPRUN): $(HOST)/harness/taprun.o $(HARNESS_OBJ) $(LIB_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
+
+# The impairing relay between a tap device and a UDP socket (netem for fault runs).
+$(RELAY): $(HOST)/harness/relay.o $(HARNESS_OBJ) $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
 

@@ -1,14 +1,17 @@
 /*
  * taprun — the Quartz stack as a host process on a Linux tap device.
  *
- *     taprun [--tap NAME] [--pcap FILE] [--ping ADDR [--count N] [--size N] [--interval MS]]
- *            [--duration SEC] [-v] [key=value ...]
+ *     taprun [--tap NAME | --udp-local PORT --udp-remote PORT] [--pcap FILE]
+ *            [--ping ADDR [--count N] [--size N] [--interval MS]] [--duration SEC] [-v]
+ *            [key=value ...]
  *
- * key=value are the node settings of harness/netcfg.h (mac=, ip=A.B.C.D/N, gw=, mtu=, seed=).
+ * key=value are the node settings of harness/netcfg.h (mac=, ip=A.B.C.D/N, gw=, mtu=, seed=,
+ * tcp=CONNS,RING) and the TCP services to run (serve=echo:7 serve=source:19:1000000 ...).
  * People ping and arping it; tests and scripts/record-fixtures.sh record fixtures with
  * --pcap, which captures every frame in and out and writes the replay sidecar beside it.
  * Runs until SIGINT/SIGTERM, --duration, or (without --duration) the last --ping result;
- * prints counters on exit.
+ * prints counters on exit. With --udp-local/--udp-remote the link is UDP on 127.0.0.1 instead
+ * of a tap, one frame per datagram (harness/udplink.h): the far side of harness/relay.c.
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,6 +28,7 @@
 #include "replay.h"
 #include "stats.h"
 #include "tap.h"
+#include "udplink.h"
 
 #define FRAME_MAX 65536
 
@@ -37,6 +41,8 @@ struct runner {
     uint64_t frames; /* written to the capture so far */
     uint8_t txbuf[FRAME_MAX];
     unsigned long long tx_errors;
+    uint64_t now;              /* what the stack was last called with: services act at it */
+    struct services services;  /* TCP applications */
     /* pinging */
     net_ip4 ping_dst;
     unsigned ping_count, ping_size, ping_sent, ping_done, ping_ok;
@@ -90,7 +96,7 @@ static void dev_commit(void *ctx, uint8_t *frame, size_t len)
     ssize_t n = write(r->fd, frame, len);
     if (n != (ssize_t)len) {
         r->tx_errors++;
-        fprintf(stderr, "taprun: tap write: %s\n", n < 0 ? strerror(errno) : "short write");
+        fprintf(stderr, "taprun: link write: %s\n", n < 0 ? strerror(errno) : "short write");
     }
 }
 
@@ -114,12 +120,21 @@ static void on_ping(void *ctx, const struct icmp_ping_result *res)
     fflush(stdout);
 }
 
+static void on_tcp(void *ctx, struct tcp_conn *c, enum tcp_event ev, void *user)
+{
+    struct runner *r = ctx;
+    services_event(&r->services, c, ev, user, r->now);
+}
+
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: taprun [--tap NAME] [--pcap FILE] [--ping ADDR [--count N] [--size N]\n"
-            "              [--interval MS]] [--duration SEC] [-v] [key=value ...]\n"
-            "  key=value: mac=52:54:00:12:34:56 ip=10.0.0.2/24 gw=10.0.0.1 mtu=1500 seed=1\n");
+            "usage: taprun [--tap NAME | --udp-local PORT --udp-remote PORT] [--pcap FILE]\n"
+            "              [--ping ADDR [--count N] [--size N] [--interval MS]]\n"
+            "              [--duration SEC] [-v] [key=value ...]\n"
+            "  key=value: mac=52:54:00:12:34:56 ip=10.0.0.2/24 gw=10.0.0.1 mtu=1500 seed=1\n"
+            "             tcp=CONNS,RING serve=echo:PORT serve=discard:PORT\n"
+            "             serve=source:PORT:BYTES\n");
     return 2;
 }
 
@@ -140,6 +155,8 @@ int main(int argc, char **argv)
     struct netcfg cfg;
     const char *tap = "qz0", *pcap_path = NULL;
     unsigned duration = 0, interval_ms = 1000;
+    uint16_t udp_local = 0, udp_remote = 0; /* both set: a UDP link instead of the tap */
+    char link[64];
     char err[512];
 
     netcfg_defaults(&cfg);
@@ -148,7 +165,13 @@ int main(int argc, char **argv)
         bool more = i + 1 < argc;
         if (!strcmp(a, "--tap") && more)
             tap = argv[++i];
-        else if (!strcmp(a, "--pcap") && more)
+        else if (!strcmp(a, "--udp-local") && more) {
+            if (udplink_parse_port(argv[++i], &udp_local) < 0)
+                return usage();
+        } else if (!strcmp(a, "--udp-remote") && more) {
+            if (udplink_parse_port(argv[++i], &udp_remote) < 0)
+                return usage();
+        } else if (!strcmp(a, "--pcap") && more)
             pcap_path = argv[++i];
         else if (!strcmp(a, "--ping") && more) {
             if (parse_ip4(argv[++i], &r.ping_dst) < 0)
@@ -178,9 +201,20 @@ int main(int argc, char **argv)
     }
     r.ping_interval = (uint64_t)interval_ms * NET_NS_PER_MS;
 
-    if ((r.fd = tap_open(tap, err, sizeof(err))) < 0) {
-        fprintf(stderr, "taprun: %s (needs root and /dev/net/tun)\n", err);
-        return 1;
+    if (!udp_local != !udp_remote)
+        return usage();
+    if (udp_local) {
+        snprintf(link, sizeof(link), "udp 127.0.0.1:%u -> 127.0.0.1:%u", udp_local, udp_remote);
+        if ((r.fd = udplink_open(udp_local, udp_remote, err, sizeof(err))) < 0) {
+            fprintf(stderr, "taprun: %s\n", err);
+            return 1;
+        }
+    } else {
+        snprintf(link, sizeof(link), "%s", tap);
+        if ((r.fd = tap_open(tap, err, sizeof(err))) < 0) {
+            fprintf(stderr, "taprun: %s (needs root and /dev/net/tun)\n", err);
+            return 1;
+        }
     }
     r.mono0 = clock_ns(CLOCK_MONOTONIC);
     r.real0 = clock_ns(CLOCK_REALTIME);
@@ -197,16 +231,26 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    struct node_ops ops = {.dev = &tap_dev, .dev_ctx = &r, .ping_result = on_ping};
+    cfg.node.tcp_mem_len = TCP_MEM(cfg.node.tcp_conns, cfg.node.tcp_rx_size, cfg.node.tcp_tx_size);
+    if (!(cfg.node.tcp_mem = calloc(1, cfg.node.tcp_mem_len))) {
+        fprintf(stderr, "taprun: no memory for %u TCP connections\n", cfg.node.tcp_conns);
+        return 1;
+    }
+    struct node_ops ops = {.dev = &tap_dev, .dev_ctx = &r, .ping_result = on_ping,
+                           .tcp_event = on_tcp};
     if (node_init(&node, &cfg.node, &ops, &r, 0) != NET_OK) {
         fprintf(stderr, "taprun: the stack refused this configuration\n");
+        return 2;
+    }
+    if (services_start(&r.services, &node.tcp, cfg.services, cfg.n_services, stdout) < 0) {
+        fprintf(stderr, "taprun: cannot listen on the services' ports\n");
         return 2;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
     char mac[18], ip[16], gw[16];
-    printf("taprun: up on %s: %s/%u gw %s mac %s\n", tap, fmt_ip4(cfg.node.addr, ip, sizeof(ip)),
+    printf("taprun: up on %s: %s/%u gw %s mac %s\n", link, fmt_ip4(cfg.node.addr, ip, sizeof(ip)),
            cfg.node.prefix_len,
            cfg.node.gateway ? fmt_ip4(cfg.node.gateway, gw, sizeof(gw)) : "none",
            fmt_mac(&cfg.node.mac, mac, sizeof(mac)));
@@ -225,6 +269,7 @@ int main(int argc, char **argv)
                                       .size = (uint16_t)r.ping_size};
             if (r.pcap && netcfg_append_action(r.conf, &a, err, sizeof(err)) < 0)
                 fprintf(stderr, "taprun: %s\n", err);
+            r.now = now;
             int rc = node_ping(&node, a.dst, a.seq, a.size, now);
             if (rc < 0)
                 printf("taprun: ping seq=%u not sent (error %d)\n", r.ping_sent + 1, rc);
@@ -233,6 +278,7 @@ int main(int argc, char **argv)
         }
         if (r.ping_dst && r.ping_done >= r.ping_count && !duration)
             break; /* with --duration, keep running: timers after the pings still matter */
+        r.now = now;
         node_poll(&node, now);
 
         uint64_t wake = node_next_deadline(&node);
@@ -268,6 +314,7 @@ int main(int argc, char **argv)
                 }
             }
             log_frame(&r, "in ", rx, (size_t)len);
+            r.now = now;
             node_input(&node, rx, (size_t)len, now);
         }
         if (r.pcap)
@@ -278,6 +325,8 @@ int main(int argc, char **argv)
     if (r.tx_errors)
         printf("taprun.tx_errors=%llu\n", r.tx_errors);
     pcap_writer_close(r.pcap);
+    services_free(&r.services);
+    free(cfg.node.tcp_mem);
     close(r.fd);
     if (r.ping_dst)
         return r.ping_ok == r.ping_count ? 0 : 1;

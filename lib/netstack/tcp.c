@@ -140,13 +140,16 @@ static void hash_remove(struct tcp *tcp, struct tcp_conn *c)
 }
 
 /* The TIME_WAIT connection that has waited longest: reused when the table is full, since
- * RFC 6191 lets a new incarnation replace it and refusing service would be worse. */
+ * RFC 6191 lets a new incarnation replace it and refusing service would be worse. Only
+ * connections the application has closed: one it still holds ends with an event, and
+ * events never come from inside a verb. */
 static struct tcp_conn *oldest_time_wait(struct tcp *tcp)
 {
     struct tcp_conn *best = NULL;
     for (uint32_t i = 0; i < tcp->cfg.n_conns; i++) {
         struct tcp_conn *c = &tcp->conns[i];
-        if (c->state == TCP_TIME_WAIT && (!best || c->state_since < best->state_since))
+        if (c->state == TCP_TIME_WAIT && (c->flags & CF_DETACHED) &&
+            (!best || c->state_since < best->state_since))
             best = c;
     }
     return best;
@@ -440,8 +443,8 @@ int tcp_send(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len, 
     memcpy(c->tx + at, data, first);
     memcpy(c->tx, (const uint8_t *)data + first, n - first);
     c->tx_len += n;
-    if (n < len)
-        c->flags |= CF_WANT_WRITE;
+    if (n < len || c->tx_len == c->tx_size)
+        c->flags |= CF_WANT_WRITE; /* the writer may now wait for room: tell it when */
     if (n)
         tcp_output(tcp, c, now);
     return (int)n;
@@ -467,11 +470,7 @@ int tcp_recv(struct tcp *tcp, struct tcp_conn *c, void *buf, size_t cap, uint64_
             tcp_output(tcp, c, now);
         }
     }
-    if (!c->rx_len && c->fin_seen && !(c->flags & CF_EOF_SAID)) {
-        c->flags |= CF_EOF_SAID;
-        tcp_notify(tcp, c, TCP_EV_PEER_CLOSED);
-    }
-    return (int)n;
+    return (int)n; /* never an event from here: the caller may be inside one */
 }
 
 static void queue_fin(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
@@ -479,7 +478,10 @@ static void queue_fin(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
     c->flags |= CF_SHUT_WR;
     switch (c->state) {
     case TCP_SYN_SENT:
-        tcp_conn_free(tcp, c, TCP_REASON_NORMAL);
+        /* Nothing is owed to the peer yet: a closed connection just goes; a shut one
+         * sends its FIN once established (input_syn_sent). */
+        if (c->flags & CF_DETACHED)
+            tcp_conn_free(tcp, c, TCP_REASON_NORMAL);
         return;
     case TCP_SYN_RECEIVED:
     case TCP_ESTABLISHED:

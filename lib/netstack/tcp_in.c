@@ -200,6 +200,8 @@ static void input_syn_sent(struct tcp *tcp, struct tcp_conn *c, const struct tcp
     c->rtx_at = 0;
     c->rtt_start = 0;
     establish(tcp, c, now);
+    if (c->flags & CF_SHUT_WR)
+        tcp_set_state(tcp, c, TCP_FIN_WAIT_1, now); /* shut down while connecting */
     c->flags |= CF_ACK_NOW;
     uint32_t gen = c->gen;
     tcp_notify(tcp, c, TCP_EV_CONNECTED);
@@ -508,6 +510,17 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
         input_syn_sent(tcp, c, seg, now);
         return;
     }
+    struct tcp_repr synack;
+    if (c->state == TCP_SYN_RECEIVED && !(c->flags & CF_PASSIVE) &&
+        (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) &&
+        seg->seq + 1 == c->rcv_nxt && seg->ack == c->iss + 1) {
+        /* Simultaneous open (RFC 9293 figure 7, line 6): the peer's SYN-ACK repeats its
+         * SYN, which we hold already; what is new is its ACK of ours (as Linux). */
+        synack = *seg;
+        synack.flags &= (uint8_t)~TCP_SYN;
+        synack.seq++;
+        seg = &synack;
+    }
     uint32_t wnd = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     bool rst = (seg->flags & TCP_RST) != 0;
 
@@ -639,13 +652,14 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
 
     tcp_output(tcp, c, now);
 
-    if (delivered || (c->fin_seen && !(c->flags & CF_EOF_SAID))) {
-        if (!c->rx_len && c->fin_seen) {
-            c->flags |= CF_EOF_SAID;
-            tcp_notify(tcp, c, TCP_EV_PEER_CLOSED);
-        } else {
-            tcp_notify(tcp, c, TCP_EV_READABLE);
-        }
+    if (delivered) {
+        tcp_notify(tcp, c, TCP_EV_READABLE);
+        if (!tcp_alive(c, gen))
+            return;
+    }
+    if (c->fin_seen && !(c->flags & CF_EOF_SAID)) {
+        c->flags |= CF_EOF_SAID;
+        tcp_notify(tcp, c, TCP_EV_PEER_CLOSED);
         if (!tcp_alive(c, gen))
             return;
     }

@@ -52,8 +52,9 @@ class Node:
         return subprocess.run(["ip", "netns", "exec", self.ns, *cmd], capture_output=True,
                               text=True, check=check, timeout=timeout, **kw)
 
-    def start(self, *args):
-        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, str(TAPRUN), "--tap", "qz0",
+    def start(self, *args, link=("--tap", "qz0")):
+        """Start taprun; `link` may name a UDP link instead (--udp-local P --udp-remote Q)."""
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, str(TAPRUN), *link,
                                       *args], stdout=open(self.log, "w"),
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
@@ -75,7 +76,7 @@ class Node:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("taprun ignored SIGINT")
-        return self.log.read_text()
+        return self.log.read_text() if self.log.exists() else ""
 
     def counters(self):
         out = {}
@@ -102,8 +103,10 @@ def linux_link(built, tmp_path):
         node.sh("ip", "link", "set", "qz0", "up")
         yield node
     finally:
-        node.stop()
-        subprocess.run(["ip", "netns", "del", ns], check=False)
+        try:
+            node.stop()
+        finally:  # the namespace goes even if taprun misbehaved
+            subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
 @pytest.fixture

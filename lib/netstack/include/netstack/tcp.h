@@ -35,7 +35,8 @@
  * how much (back-pressure: TCP_EV_WRITABLE follows once room frees). tcp_close hands
  * the connection back to TCP: unsent data is still delivered, then FIN, and no further
  * events arrive. TCP_EV_CLOSED is the last event of an attached connection; the pointer
- * is invalid after it returns.
+ * is invalid after it returns. Events come only from tcp_input and tcp_poll, never from
+ * a verb, so an application may call any verb from inside its event handler.
  *
  * Time is nanoseconds. tcp_poll runs every timer; tcp_next_deadline says when next.
  */
@@ -116,8 +117,8 @@ enum tcp_event {
     TCP_EV_ACCEPTED,    /* a listener's connection is established; set its user pointer */
     TCP_EV_CONNECTED,   /* tcp_connect completed */
     TCP_EV_READABLE,    /* data (or the peer's FIN) waits for tcp_recv */
-    TCP_EV_WRITABLE,    /* tcp_send refused bytes earlier and room has freed */
-    TCP_EV_PEER_CLOSED, /* the peer sent FIN and every byte before it has been read */
+    TCP_EV_WRITABLE,    /* tcp_send refused bytes or filled the ring, and room has freed */
+    TCP_EV_PEER_CLOSED, /* the peer sent FIN; bytes before it may still wait unread */
     TCP_EV_CLOSED,      /* last event: see tcp_conn_info.reason; the pointer dies after */
 };
 
