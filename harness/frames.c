@@ -111,3 +111,98 @@ size_t fr_echo(uint8_t *buf, const struct net_mac *dst, const struct net_mac *sr
     struct fr_ip ip = {.src = ipsrc, .dst = ipdst, .proto = 1, .id = seq};
     return fr_ipv4(buf, dst, src, &ip, msg, n);
 }
+
+/* The TCP checksum by the naive sum: pseudo-header and segment summed apart (the
+ * pseudo-header is 12 bytes, so the segment starts on a word) and added with the
+ * end-around carry. */
+static uint16_t tcp_csum(net_ip4 src, net_ip4 dst, const uint8_t *seg, size_t len)
+{
+    uint8_t ph[12];
+    put32(ph, src);
+    put32(ph + 4, dst);
+    ph[8] = 0;
+    ph[9] = 6;
+    put16(ph + 10, (uint16_t)len);
+    uint32_t sum = (uint32_t)(uint16_t)~fr_csum(ph, sizeof(ph)) + (uint16_t)~fr_csum(seg, len);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+size_t fr_tcp_seg(uint8_t *buf, net_ip4 src, net_ip4 dst, const struct fr_tcp *t,
+                  const void *payload, size_t len)
+{
+    size_t hl = 20 + t->options_len;
+    put16(buf, t->sport);
+    put16(buf + 2, t->dport);
+    put32(buf + 4, t->seq);
+    put32(buf + 8, t->ack);
+    buf[12] = (uint8_t)((hl / 4) << 4);
+    buf[13] = t->flags;
+    put16(buf + 14, t->window);
+    put16(buf + 16, 0);
+    put16(buf + 18, t->urg);
+    if (t->options_len)
+        memcpy(buf + 20, t->options, t->options_len);
+    if (len)
+        memmove(buf + hl, payload, len);
+    put16(buf + 16, tcp_csum(src, dst, buf, hl + len));
+    return hl + len;
+}
+
+size_t fr_tcp(uint8_t *buf, const struct net_mac *dst, const struct net_mac *src, net_ip4 ipsrc,
+              net_ip4 ipdst, const struct fr_tcp *t, const void *payload, size_t len)
+{
+    /* Built where it will end up: fr_ipv4 moves the payload onto itself. */
+    uint8_t *seg = buf + 14 + 20;
+    size_t n = fr_tcp_seg(seg, ipsrc, ipdst, t, payload, len);
+    struct fr_ip ip = {.src = ipsrc, .dst = ipdst, .proto = 6, .df = true};
+    return fr_ipv4(buf, dst, src, &ip, seg, n);
+}
+
+size_t fr_tcp_opt_mss(uint8_t *p, uint16_t mss)
+{
+    p[0] = 2;
+    p[1] = 4;
+    put16(p + 2, mss);
+    return 4;
+}
+
+size_t fr_tcp_opt_ws(uint8_t *p, uint8_t shift)
+{
+    p[0] = 1;
+    p[1] = 3;
+    p[2] = 3;
+    p[3] = shift;
+    return 4;
+}
+
+size_t fr_tcp_opt_sack_perm(uint8_t *p)
+{
+    p[0] = 1;
+    p[1] = 1;
+    p[2] = 4;
+    p[3] = 2;
+    return 4;
+}
+
+size_t fr_tcp_opt_ts(uint8_t *p, uint32_t val, uint32_t ecr)
+{
+    p[0] = 1;
+    p[1] = 1;
+    p[2] = 8;
+    p[3] = 10;
+    put32(p + 4, val);
+    put32(p + 8, ecr);
+    return 12;
+}
+
+size_t fr_tcp_opt_sack(uint8_t *p, const uint32_t *edges, size_t n)
+{
+    p[0] = 1;
+    p[1] = 1;
+    p[2] = 5;
+    p[3] = (uint8_t)(2 + 8 * n);
+    for (size_t i = 0; i < 2 * n; i++)
+        put32(p + 4 + 4 * i, edges[i]);
+    return 4 + 8 * n;
+}

@@ -40,6 +40,33 @@ size_t fr_echo(uint8_t *buf, const struct net_mac *dst, const struct net_mac *sr
                net_ip4 ipdst, uint8_t type, uint16_t ident, uint16_t seq, const void *data,
                size_t len);
 
+/* TCP. Fields are written as given (flags as on the wire, options raw); the checksum is
+ * computed over the IPv4 pseudo-header with fr_csum. */
+struct fr_tcp {
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t window;
+    uint16_t urg;
+    const uint8_t *options; /* raw option bytes, length a multiple of 4 */
+    size_t options_len;
+};
+
+/* TCP segment (no IP header) into buf; returns its length. */
+size_t fr_tcp_seg(uint8_t *buf, net_ip4 src, net_ip4 dst, const struct fr_tcp *t,
+                  const void *payload, size_t len);
+/* Ethernet + IPv4 (DF, no options) + TCP. */
+size_t fr_tcp(uint8_t *buf, const struct net_mac *dst, const struct net_mac *src, net_ip4 ipsrc,
+              net_ip4 ipdst, const struct fr_tcp *t, const void *payload, size_t len);
+/* Option words, each a multiple of 4 bytes, laid out as Linux writes them; return the
+ * bytes written. */
+size_t fr_tcp_opt_mss(uint8_t *p, uint16_t mss);              /* MSS */
+size_t fr_tcp_opt_ws(uint8_t *p, uint8_t shift);              /* NOP WS */
+size_t fr_tcp_opt_sack_perm(uint8_t *p);                      /* NOP NOP SACK_PERM */
+size_t fr_tcp_opt_ts(uint8_t *p, uint32_t val, uint32_t ecr); /* NOP NOP TS */
+/* NOP NOP SACK with `n` blocks; `edges` holds left, right for each. */
+size_t fr_tcp_opt_sack(uint8_t *p, const uint32_t *edges, size_t n);
+
 /* RFC 1071 done naively (byte by byte), independent of lib/netstack/checksum.c. */
 uint16_t fr_csum(const uint8_t *p, size_t len);
 
