@@ -6,6 +6,7 @@ processes started here are stopped, by pid.
 """
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -114,3 +115,77 @@ def node(linux_link):
     """The stack up on the link, at 10.0.0.2/24, ready to be pinged."""
     linux_link.start()
     return linux_link
+
+
+# ---- The impairing relay (harness/relay.c) between Linux's tap and the stack's UDP link.
+
+RELAY = ROOT / "build/host/relay"
+RELAY_PORT, PEER_PORT = 5000, 5001  # the namespace's own loopback: no clash with anything
+TO_STACK, TO_LINUX = "--impair-to-udp", "--impair-to-tap"
+UDP_LINK = ("--udp-local", str(PEER_PORT), "--udp-remote", str(RELAY_PORT))
+
+
+def parse_counters(text):
+    """The last block of name=N lines (relay prints one per SIGUSR1 and one on exit)."""
+    block = re.split(r"^relay: (?:stopping; )?counters:$", text, flags=re.M)[-1]
+    return {k: int(v) for k, v in re.findall(r"^relay\.([a-z0-9_.]+)=(\d+)$", block, re.M)}
+
+
+class Relay:
+    def __init__(self, link):
+        self.link = link
+        self.log = link.tmp / "relay.log"
+        self.proc = None
+
+    def start(self, *impair):
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.link.ns, str(RELAY), "--tap", "qz0", "--udp-local",
+             str(RELAY_PORT), "--udp-remote", str(PEER_PORT), *impair],
+            stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        end = time.monotonic() + 10
+        while "relay: up" not in self.text():
+            assert time.monotonic() < end and self.proc.poll() is None, self.text()
+            time.sleep(0.02)
+
+    def text(self):
+        return self.log.read_text() if self.log.exists() else ""
+
+    def snapshot(self):
+        """Counters so far (SIGUSR1), the relay left running."""
+        marker = "relay: counters:"
+        blocks = self.text().count(marker)
+        self.proc.send_signal(signal.SIGUSR1)
+        end = time.monotonic() + 5
+        while True:
+            text = self.text()
+            if text.count(marker) > blocks and "relay.udp.refused=" in text.split(marker)[-1]:
+                return parse_counters(text)
+            assert time.monotonic() < end, text
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=10)
+        return parse_counters(self.text())
+
+
+@pytest.fixture
+def relay_link(linux_link):
+    """linux_link plus a relay on qz0 (not started): Linux quiet but for what tests send."""
+    subprocess.run(["make", "-s", "-C", str(ROOT), "build/host/relay"], check=True)
+    linux_link.sh("sysctl", "-q", "-w", "net.ipv6.conf.qz0.disable_ipv6=1")
+    linux_link.sh("ip", "neigh", "replace", STACK_IP, "lladdr", STACK_MAC, "dev", "qz0", "nud",
+                  "permanent")
+    relay = Relay(linux_link)
+    linux_link.relay = relay
+    try:
+        yield linux_link
+    finally:
+        relay.stop()
+
+
+def start(link, *impair):
+    """The relay with these impairments, then taprun on its UDP side."""
+    link.relay.start(*impair)
+    link.start(link=UDP_LINK)
