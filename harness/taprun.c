@@ -120,6 +120,24 @@ static void on_ping(void *ctx, const struct icmp_ping_result *res)
     fflush(stdout);
 }
 
+/* Run every timer due by `now` at its own deadline, in order, as replay's clock does.
+ * The process wakes late (poll has millisecond resolution, the host schedules us when it
+ * likes); running a timer at the time it was due, before any later input, keeps what the
+ * stack sends — timestamps, delayed ACKs — the same as a replay of the capture. */
+static void catch_up(struct runner *r, struct node *node, uint64_t now)
+{
+    for (;;) {
+        uint64_t d = node_next_deadline(node);
+        if (d > now)
+            break;
+        r->now = d > r->now ? d : r->now;
+        node_poll(node, r->now);
+        if (node_next_deadline(node) <= r->now)
+            break; /* a deadline polling does not move: leave it to the next round */
+    }
+    r->now = now;
+}
+
 static void on_tcp(void *ctx, struct tcp_conn *c, enum tcp_event ev, void *user)
 {
     struct runner *r = ctx;
@@ -269,7 +287,7 @@ int main(int argc, char **argv)
                                       .size = (uint16_t)r.ping_size};
             if (r.pcap && netcfg_append_action(r.conf, &a, err, sizeof(err)) < 0)
                 fprintf(stderr, "taprun: %s\n", err);
-            r.now = now;
+            catch_up(&r, &node, now);
             int rc = node_ping(&node, a.dst, a.seq, a.size, now);
             if (rc < 0)
                 printf("taprun: ping seq=%u not sent (error %d)\n", r.ping_sent + 1, rc);
@@ -278,7 +296,7 @@ int main(int argc, char **argv)
         }
         if (r.ping_dst && r.ping_done >= r.ping_count && !duration)
             break; /* with --duration, keep running: timers after the pings still matter */
-        r.now = now;
+        catch_up(&r, &node, now);
         node_poll(&node, now);
 
         uint64_t wake = node_next_deadline(&node);
@@ -314,7 +332,7 @@ int main(int argc, char **argv)
                 }
             }
             log_frame(&r, "in ", rx, (size_t)len);
-            r.now = now;
+            catch_up(&r, &node, now);
             node_input(&node, rx, (size_t)len, now);
         }
         if (r.pcap)

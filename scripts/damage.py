@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Send damaged and noisy frames at the stack over a tap device, for fixture recording.
 
-    damage.py IFACE SET     SET: eth | arp | ipv4 | icmp | frag | noise | fragment-zero-only
+    damage.py IFACE SET     SET: eth | arp | ipv4 | icmp | frag | tcp | noise | fragment-zero-only
 
 Run inside the recording namespace (scripts/record-fixtures.sh does). Every damaged frame is
 followed by a well-formed echo request (ident 0x7a7a, sequence = the frame's number), so the
@@ -11,7 +11,7 @@ of the tap, addressed like real traffic; scapy builds what Linux's own tools wil
 import sys
 import time
 
-from scapy.all import (ARP, ICMP, IP, LLC, STP, UDP, Dot1Q, Dot3, Ether, IPOption_NOP,
+from scapy.all import (ARP, ICMP, IP, LLC, STP, TCP, UDP, Dot1Q, Dot3, Ether, IPOption_NOP,
                        IPOption_RR, Raw, get_if_hwaddr, raw, sendp)
 
 QMAC = "52:54:00:12:34:56"
@@ -28,6 +28,20 @@ def main():
         fields = dict(src=LIP, dst=QIP, id=0x1000 + seq)
         fields.update(ip)
         return IP(**fields) / ICMP(id=0x7a7a, seq=seq) / b"quartz-fixture"
+
+    def tcp_csum(frame):
+        """Recompute the TCP checksum of an Ethernet/IPv4/TCP frame after an edit."""
+        b = bytearray(frame)
+        b[50:52] = b"\0\0"
+        seglen = len(b) - 34
+        data = bytes(b[26:34]) + bytes([0, 6]) + seglen.to_bytes(2, "big") + bytes(b[34:])
+        if len(data) % 2:
+            data += b"\0"
+        s = sum((data[i] << 8) | data[i + 1] for i in range(0, len(data), 2))
+        while s >> 16:
+            s = (s & 0xffff) + (s >> 16)
+        b[50:52] = ((~s) & 0xffff).to_bytes(2, "big")
+        return bytes(b)
 
     def fix(pkt):
         """Freeze scapy's computed fields so later edits keep the rest consistent."""
@@ -160,6 +174,37 @@ def main():
     ]
     f_zero, _ = frags(0, 3000, [(0, 1480, True, None)], 0x2007)
     sets["fragment-zero-only"] = [("fragment zero alone: time exceeded after 30 s", f_zero)]
+    def seg(**tcp):
+        """A TCP segment from Linux's side to the echo service (port 7) unless told."""
+        fields = dict(sport=40000, dport=7, flags="S", seq=1000, window=64240)
+        fields.update(tcp)
+        return to_q / IP(src=LIP, dst=QIP, id=0x3000) / TCP(**fields)
+
+    def tcp_truncated():
+        b = bytearray(raw(seg()))
+        del b[34 + 12:]
+        b[16:18] = (20 + 12).to_bytes(2, "big")  # IP total length: 12 bytes of TCP
+        return ip_with_bytes(bytes(b), 2, b[16:18])
+
+    sets["tcp"] = [
+        ("SYN with a bad checksum: dropped", raw(seg(chksum=0x1234))),
+        ("12 bytes of TCP header: dropped", tcp_truncated()),
+        ("data offset 4: dropped", raw(fix(seg(dataofs=4)))),
+        ("data offset 15 past the segment's end: dropped", raw(seg(dataofs=15))),
+        ("option of length 0: dropped",
+         tcp_csum(with_bytes(raw(seg(options=[("NOP", None)] * 4)), 54, b"\x02\x00\x00\x00"))),
+        ("option running past the header: dropped",
+         tcp_csum(with_bytes(raw(seg(options=[("NOP", None)] * 4)), 54, b"\x01\x01\x08\x0a"))),
+        ("source port 0: dropped", raw(seg(sport=0))),
+        ("SYN to closed port 8: RST+ACK", raw(seg(dport=8))),
+        ("ACK to closed port 8: RST with its sequence", raw(seg(dport=8, flags="A", ack=777))),
+        ("RST to closed port 8: never answered", raw(seg(dport=8, flags="R"))),
+        ("SYN to the subnet broadcast: ignored",
+         raw(Ether(dst="ff:ff:ff:ff:ff:ff", src=lmac) / IP(src=LIP, dst=NET_BCAST, id=0x3001) /
+             TCP(sport=40001, dport=7, flags="S", seq=5))),
+        ("FIN without ACK to the listener: dropped", raw(seg(flags="F"))),
+        ("ACK to the listener that is no cookie of ours: RST", raw(seg(flags="A", ack=4242))),
+    ]
     sets["noise"] = [
         ("DHCP discover broadcast", raw(Ether(dst="ff:ff:ff:ff:ff:ff", src=lmac) / IP(src="0.0.0.0", dst="255.255.255.255", id=1) / UDP(sport=68, dport=67) / (b"\1\1\6\0" + b"\0" * 236))),
         ("mDNS multicast", raw(Ether(dst="01:00:5e:00:00:fb", src=lmac) / IP(src=LIP, dst="224.0.0.251", id=2, ttl=255) / UDP(sport=5353, dport=5353) / (b"\0" * 12))),

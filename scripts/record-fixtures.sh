@@ -94,8 +94,45 @@ ipv4_reassembly_timeout() {
 
 damaged() { # layer
     local p=pcaps/$1/damaged.pcap
-    LINUX_MTU=9000 begin $p # the Linux side must be able to send oversize frames
+    # The Linux side must be able to send oversize frames; TCP damage needs a listener.
+    LINUX_MTU=9000 begin $p $([ "$1" = tcp ] && echo $TCP_SERVICES)
     ns_exec $PY scripts/damage.py qz0 "$1"
+    end $p
+}
+
+TCP_SERVICES="serve=echo:7 serve=discard:9 serve=source:19:200000"
+
+tcp_nc_echo() {
+    local p=pcaps/tcp/nc-echo.pcap
+    begin $p $TCP_SERVICES
+    printf 'hello, quartz\nsecond line\n' | ns_exec nc -N -w 5 10.0.0.2 7 >/dev/null
+    ns_exec nc -z -w 2 10.0.0.2 8 || true # a closed port: refused with RST
+    end $p
+}
+
+tcp_curl_download() {
+    local p=pcaps/tcp/curl-download.pcap
+    begin $p $TCP_SERVICES
+    ns_exec curl -s --http0.9 -o /dev/null http://10.0.0.2:19/
+    end $p
+}
+
+tcp_half_close() {
+    local p=pcaps/tcp/half-close.pcap
+    begin $p $TCP_SERVICES
+    ns_exec $PY -c '
+import socket
+s = socket.create_connection(("10.0.0.2", 7))
+s.sendall(bytes(range(256)) * 400)   # 100 KiB, more than a window of echo
+s.shutdown(socket.SHUT_WR)           # Linux half-closes; Quartz keeps sending
+n = 0
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    n += len(b)
+assert n == 102400, n
+'
     end $p
 }
 
@@ -108,7 +145,8 @@ noise() {
 
 ALL="arp_linux_resolves arp_quartz_resolves arp_gratuitous arp_unanswered icmp_ping_sizes
 icmp_quartz_pings ipv4_fragmented_echo damaged_eth damaged_arp damaged_ipv4 damaged_icmp
-damaged_frag noise ipv4_reassembly_timeout"
+damaged_frag damaged_tcp noise ipv4_reassembly_timeout tcp_nc_echo tcp_curl_download
+tcp_half_close"
 [ -x "$TAPRUN" ] || make "$TAPRUN"
 for s in ${@:-$ALL}; do
     case $s in

@@ -505,10 +505,21 @@ int tcp_shutdown(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
     return NET_OK;
 }
 
+/* LAST_ACK with our FIN acknowledged: only unread data kept it (tcp_in.c). */
+static bool finished(const struct tcp_conn *c)
+{
+    return c->state == TCP_LAST_ACK && (c->flags & CF_FIN_SENT) && c->snd_una == c->snd_max;
+}
+
 int tcp_close(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 {
     if (c->state == TCP_CLOSED || (c->flags & CF_DYING))
         return NET_EINVAL;
+    if (finished(c)) {
+        c->flags |= CF_DETACHED;
+        tcp_conn_free(tcp, c, TCP_REASON_NORMAL);
+        return NET_OK;
+    }
     /* RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread data resets, so the peer
      * learns its data was not consumed. */
     if (c->rx_len) {
@@ -528,7 +539,7 @@ void tcp_abort(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 {
     if (c->state == TCP_CLOSED || (c->flags & CF_DYING))
         return;
-    if (c->state != TCP_SYN_SENT && c->state != TCP_TIME_WAIT)
+    if (c->state != TCP_SYN_SENT && c->state != TCP_TIME_WAIT && !finished(c))
         tcp_send_rst(tcp, c, now);
     c->flags |= CF_DETACHED;
     tcp_conn_free(tcp, c, TCP_REASON_NONE);

@@ -12,9 +12,14 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 }
 
 /* Initial window: ten segments, as RFC 6928 and Linux; HTTP replies mostly fit in it. */
+uint32_t tcp_initial_window(const struct tcp_conn *c)
+{
+    return min_u32(10u * c->snd_mss, 10u * 1460u);
+}
+
 static void start_window(struct tcp_conn *c)
 {
-    c->cwnd = min_u32(10u * c->snd_mss, 10u * 1460u);
+    c->cwnd = tcp_initial_window(c);
     c->recover = c->snd_una - 1; /* RFC 6582: recover starts at the ISS */
     c->retries = 0;
 }
@@ -143,7 +148,7 @@ void tcp_input_listen(struct tcp *tcp, struct tcp_listener *l, const struct ipv4
     c->listener = (uint16_t)(l - tcp->cfg.listeners + 1);
     c->flags |= CF_PASSIVE | CF_DETACHED; /* the application hears of it once established */
     c->irs = seg->seq;
-    c->rcv_nxt = c->last_ack_sent = seg->seq + 1;
+    c->rcv_nxt = c->rcv_adv = c->last_ack_sent = seg->seq + 1;
     c->iss = tcp_isn(tcp, tcp->cfg.addr, seg->dst_port, ip->src, seg->src_port, now);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     take_syn_options(tcp, c, seg, now);
@@ -181,7 +186,7 @@ static void input_syn_sent(struct tcp *tcp, struct tcp_conn *c, const struct tcp
     if (!(seg->flags & TCP_SYN))
         return;
     c->irs = seg->seq;
-    c->rcv_nxt = c->last_ack_sent = seg->seq + 1;
+    c->rcv_nxt = c->rcv_adv = c->last_ack_sent = seg->seq + 1;
     take_syn_options(tcp, c, seg, now);
     c->snd_wnd = c->max_snd_wnd = seg->window;
     c->snd_wl1 = seg->seq;
@@ -196,6 +201,8 @@ static void input_syn_sent(struct tcp *tcp, struct tcp_conn *c, const struct tcp
     }
     if (!c->retries)
         rtt_from_ack(tcp, c, seg, now);
+    else if (c->rto_ns < 3 * NET_NS_PER_SEC)
+        c->rto_ns = 3 * NET_NS_PER_SEC; /* RFC 6298 5.7: the SYN was retransmitted */
     c->snd_una = seg->ack;
     c->rtx_at = 0;
     c->rtt_start = 0;
@@ -262,8 +269,6 @@ static void ooo_remove(struct tcp_conn *c, uint8_t i)
 {
     memmove(&c->ooo[i], &c->ooo[i + 1], (size_t)(c->n_ooo - i - 1) * sizeof(c->ooo[0]));
     c->n_ooo--;
-    if (c->ooo_last >= c->n_ooo)
-        c->ooo_last = 0;
 }
 
 /* Record [left, right) as held, merging neighbours; false when it would need a ninth. */
@@ -285,8 +290,7 @@ static bool ooo_add(struct tcp_conn *c, uint32_t left, uint32_t right)
         memmove(&c->ooo[first + 1], &c->ooo[first], (size_t)(c->n_ooo - first) * sizeof(c->ooo[0]));
         c->n_ooo++;
     }
-    c->ooo[first] = (struct tcp_ooo){left, right};
-    c->ooo_last = first;
+    c->ooo[first] = (struct tcp_ooo){left, right, ++c->ooo_stamp};
     return true;
 }
 
@@ -383,10 +387,10 @@ static void dup_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 static bool new_ack(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *seg, uint64_t now)
 {
     uint32_t acked = seg->ack - c->snd_una;
-    uint32_t bytes = acked;
     rtt_from_ack(tcp, c, seg, now);
     if (c->snd_una == c->iss)
-        acked--; /* our SYN */
+        acked--; /* our SYN: it opens the connection, not the congestion window */
+    uint32_t bytes = acked;
     uint32_t data = min_u32(acked, c->tx_len);
     c->tx_head = (c->tx_head + data) % c->tx_size;
     c->tx_len -= data;
@@ -435,6 +439,8 @@ static bool process_ack(struct tcp *tcp, struct tcp_conn *c, const struct tcp_re
             rst_for_ack(tcp, c, seg, now);
             return false;
         }
+        if (c->retries && c->rto_ns < 3 * NET_NS_PER_SEC)
+            c->rto_ns = 3 * NET_NS_PER_SEC; /* RFC 6298 5.7: the SYN-ACK was retransmitted */
         if (c->state == TCP_SYN_RECEIVED)
             establish(tcp, c, now);
         else
@@ -490,6 +496,12 @@ static void after_fin_acked(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
         enter_time_wait(tcp, c, now);
         break;
     case TCP_LAST_ACK:
+        /* Both sides are done, but an application still holding unread bytes keeps the
+         * connection until it has read them and closed: CLOSED now would lose them. */
+        if (c->rx_len && !(c->flags & CF_DETACHED)) {
+            c->rtx_at = 0;
+            break;
+        }
         tcp_conn_free(tcp, c, TCP_REASON_NORMAL);
         break;
     default:
@@ -650,8 +662,8 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
         }
     }
 
-    tcp_output(tcp, c, now);
-
+    /* The application hears first: whatever it sends in answer carries our ACK, which
+     * saves a segment per request. */
     if (delivered) {
         tcp_notify(tcp, c, TCP_EV_READABLE);
         if (!tcp_alive(c, gen))
@@ -667,7 +679,10 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
         (c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT)) {
         c->flags &= (uint16_t)~CF_WANT_WRITE;
         tcp_notify(tcp, c, TCP_EV_WRITABLE);
+        if (!tcp_alive(c, gen))
+            return;
     }
+    tcp_output(tcp, c, now);
 }
 
 void tcp_icmp_error(struct tcp *tcp, const struct icmp_error *e, uint64_t now)

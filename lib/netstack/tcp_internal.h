@@ -72,6 +72,7 @@ uint8_t tcp_rcv_ws(const struct tcp *tcp);
 
 /* tcp_out.c */
 void tcp_output(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+void tcp_output_forced(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 void tcp_send_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 void tcp_send_challenge_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 void tcp_send_rst(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
@@ -88,6 +89,7 @@ uint32_t tcp_rcv_wnd(const struct tcp_conn *c);
 uint32_t tcp_ring_seq(const struct tcp_conn *c); /* sequence number of tx ring byte 0 */
 
 /* tcp_in.c */
+uint32_t tcp_initial_window(const struct tcp_conn *c);
 void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *seg,
                     uint64_t now);
 void tcp_input_listen(struct tcp *tcp, struct tcp_listener *l, const struct ipv4_repr *ip,

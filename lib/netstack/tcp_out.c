@@ -56,15 +56,35 @@ static int xmit(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, const ui
     return NET_OK;
 }
 
-/* SACK blocks (RFC 2018 4): the range holding the latest arrival first, then the rest. */
+/* SACK blocks (RFC 2018 4): the range holding the latest arrival first, then the others
+ * from the most recently updated down, so each block is repeated in several ACKs. */
 static void add_sack(const struct tcp_conn *c, struct tcp_repr *r)
 {
     size_t max = (c->flags & CF_TS) ? 3 : TCP_SACK_BLOCKS_MAX;
-    r->n_sack = 0;
-    for (uint8_t i = 0; i < c->n_ooo && r->n_sack < max; i++) {
-        uint8_t k = (uint8_t)((c->ooo_last + i) % c->n_ooo);
-        r->sack[r->n_sack++] = (struct tcp_sack_block){c->ooo[k].left, c->ooo[k].right};
+    uint32_t below = UINT32_MAX; /* stamps are unique: take them newest first */
+    for (r->n_sack = 0; r->n_sack < max; r->n_sack++) {
+        const struct tcp_ooo *best = NULL;
+        for (uint8_t i = 0; i < c->n_ooo; i++)
+            if (c->ooo[i].stamp < below && (!best || c->ooo[i].stamp > best->stamp))
+                best = &c->ooo[i];
+        if (!best)
+            break;
+        r->sack[r->n_sack] = (struct tcp_sack_block){best->left, best->right};
+        below = best->stamp;
     }
+}
+
+/* Payload bytes that fit in one segment beside this moment's options: the MSS already
+ * allows for timestamps; SACK blocks come out of the payload too (RFC 6691), so a
+ * full-sized segment never needs fragmenting. */
+static uint32_t seg_max(const struct tcp_conn *c)
+{
+    if (!(c->flags & CF_SACK) || !c->n_ooo)
+        return c->snd_mss;
+    uint32_t blocks = c->n_ooo < ((c->flags & CF_TS) ? 3u : 4u) ? c->n_ooo
+                                                                 : ((c->flags & CF_TS) ? 3u : 4u);
+    uint32_t opt = 4 + 8 * blocks; /* NOP NOP kind length, then the blocks */
+    return c->snd_mss > opt + 64 ? c->snd_mss - opt : 64;
 }
 
 /* A segment of this connection: header fields, options and window filled in here. */
@@ -86,8 +106,7 @@ static int send_seg(struct tcp *tcp, struct tcp_conn *c, uint32_t seq, uint8_t f
         /* RFC 7323 2.2: the window in a SYN is never scaled. */
         uint32_t w = tcp_rcv_wnd(c);
         r.window = (uint16_t)(w > 65535 ? 65535 : w);
-        if (seq_gt(c->rcv_nxt + r.window, c->rcv_adv) || !(flags & TCP_ACK))
-            c->rcv_adv = c->rcv_nxt + r.window;
+        c->rcv_adv = c->rcv_nxt + r.window;
     } else if (!(flags & TCP_RST)) {
         uint8_t ws = (c->flags & CF_WS) ? c->rcv_ws : 0;
         uint32_t wnd = window_edge(c) - c->rcv_nxt;
@@ -162,7 +181,9 @@ static bool fin_state(const struct tcp_conn *c)
     return c->state == TCP_FIN_WAIT_1 || c->state == TCP_CLOSING || c->state == TCP_LAST_ACK;
 }
 
-void tcp_output(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
+/* `force`: the persist timer's override of silly-window avoidance (RFC 9293 3.8.6.2.1):
+ * one short segment goes into whatever window there is. */
+static void output(struct tcp *tcp, struct tcp_conn *c, bool force, uint64_t now)
 {
     if (c->state == TCP_CLOSED || (c->flags & CF_DYING))
         return;
@@ -179,17 +200,23 @@ void tcp_output(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
         if (off > c->tx_len)
             break; /* the FIN is out too */
         avail = c->tx_len - off;
-        uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
         uint32_t flight = c->snd_nxt - c->snd_una;
+        /* RFC 5681 4.1: after an idle RTO, the ACK clock is gone; restart from IW. */
+        if (!flight && avail && c->last_tx && now - c->last_tx > c->rto_ns &&
+            c->cwnd > tcp_initial_window(c))
+            c->cwnd = tcp_initial_window(c);
+        uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t len = avail < usable ? avail : usable;
-        if (len > c->snd_mss)
-            len = c->snd_mss;
+        uint32_t mss = seg_max(c);
+        if (len > mss)
+            len = mss;
         bool fin = (c->flags & CF_SHUT_WR) && fin_state(c) && len == avail;
         if (!len && !(fin && !avail))
             break;
-        if (len && len < c->snd_mss && !fin && !short_segment_ok(c, len, avail, flight))
+        if (len && len < mss && !fin && !force && !short_segment_ok(c, len, avail, flight))
             break;
+        force = false;
         uint8_t flags = TCP_ACK | (len && len == avail ? TCP_PSH : 0) | (fin ? TCP_FIN : 0);
         bool fresh = c->snd_nxt == c->snd_max;
         if (send_seg(tcp, c, c->snd_nxt, flags, off, len, now) < 0)
@@ -203,19 +230,32 @@ void tcp_output(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
         c->snd_nxt += len + (fin ? 1 : 0);
         c->snd_max = seq_max(c->snd_max, c->snd_nxt);
         c->bytes_out += fresh ? len : 0;
+        if (len)
+            c->last_tx = now;
         if (fin)
             c->flags |= CF_FIN_SENT;
         arm_rtx(tcp, c, now);
         sent = true;
     }
     if (!sent && (c->flags & CF_ACK_NOW))
-        send_seg(tcp, c, c->snd_nxt, TCP_ACK, 0, 0, now);
-    /* RFC 9293 3.8.6.1: data waits behind a zero window and nothing is in flight to
-     * bring an update: probe it from the persist timer. */
-    if (avail && !c->snd_wnd && c->snd_nxt == c->snd_una && !c->rtx_at) {
+        send_seg(tcp, c, c->snd_max, TCP_ACK, 0, 0, now);
+    /* RFC 9293 3.8.6.1 and 3.8.6.2.1: data waits behind a window that is zero or too
+     * small to use, and nothing in flight will bring an update: the persist timer
+     * probes it, or overrides the small-segment rule when it expires. */
+    if (avail && c->snd_nxt == c->snd_una && !c->rtx_at) {
         c->flags |= CF_PERSIST;
         tcp_arm(tcp, &c->rtx_at, now + c->rto_ns);
     }
+}
+
+void tcp_output(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
+{
+    output(tcp, c, false, now);
+}
+
+void tcp_output_forced(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
+{
+    output(tcp, c, true, now);
 }
 
 void tcp_send_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
@@ -226,7 +266,7 @@ void tcp_send_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
         send_syn(tcp, c, now);
         return;
     }
-    send_seg(tcp, c, c->snd_nxt, TCP_ACK, 0, 0, now);
+    send_seg(tcp, c, c->snd_max, TCP_ACK, 0, 0, now);
 }
 
 /* RFC 5961 7: challenge ACKs are rate-limited, so they cannot be used as an amplifier. */
@@ -247,7 +287,7 @@ void tcp_send_challenge_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 
 void tcp_send_rst(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 {
-    send_seg(tcp, c, c->snd_nxt, TCP_RST | TCP_ACK, 0, 0, now);
+    send_seg(tcp, c, c->snd_max, TCP_RST | TCP_ACK, 0, 0, now);
 }
 
 /* Fast retransmit: the first unacknowledged segment again, snd_nxt unchanged. */
@@ -257,7 +297,8 @@ void tcp_retransmit_first(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
         send_syn(tcp, c, now);
         return;
     }
-    uint32_t len = c->tx_len < c->snd_mss ? c->tx_len : c->snd_mss;
+    uint32_t mss = seg_max(c);
+    uint32_t len = c->tx_len < mss ? c->tx_len : mss;
     uint32_t sent = c->snd_max - c->snd_una;
     if (len > sent)
         len = sent;

@@ -78,8 +78,14 @@ static void persist_timeout(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
         tcp_conn_free(tcp, c, TCP_REASON_TIMEOUT);
         return;
     }
-    tcp->stats.zero_window_probes++;
-    tcp_send_probe(tcp, c, now);
+    if (c->snd_wnd) { /* a window too small for the sender's rule: use it anyway */
+        tcp_output_forced(tcp, c, now);
+        if (c->snd_nxt != c->snd_una)
+            return; /* data in flight: the retransmission timer has it now */
+    } else {
+        tcp->stats.zero_window_probes++;
+        tcp_send_probe(tcp, c, now);
+    }
     if (c->persist_backoff < 16)
         c->persist_backoff++;
     uint64_t wait = c->rto_ns << c->persist_backoff;

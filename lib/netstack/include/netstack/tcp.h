@@ -134,6 +134,7 @@ enum tcp_close_reason {
 /* One out-of-order range held in the receive ring. */
 struct tcp_ooo {
     uint32_t left, right;
+    uint32_t stamp; /* when a segment last landed in it: SACK reports the newest first */
 };
 
 #define TCP_OOO_MAX 8 /* ranges per connection; a segment that would need a ninth is dropped */
@@ -169,7 +170,7 @@ struct tcp_conn {
     uint32_t rx_head, rx_len;
     struct tcp_ooo ooo[TCP_OOO_MAX];
     uint8_t n_ooo;
-    uint8_t ooo_last; /* the range the latest out-of-order segment went to: SACK's first */
+    uint32_t ooo_stamp; /* counts out-of-order arrivals */
     uint8_t fin_seen; /* peer's FIN received (rcv_nxt counts it) */
 
     /* Timestamps (RFC 7323). */
@@ -194,6 +195,7 @@ struct tcp_conn {
     uint64_t delack_at;
     uint64_t keep_at;    /* keep-alive, or FIN_WAIT_2 / TIME_WAIT / SYN_RECEIVED expiry */
     uint64_t last_rx;    /* last segment from the peer, for keep-alive */
+    uint64_t last_tx;    /* last data sent, for the restart window after idle */
     uint64_t state_since;
 
     /* Counters, for tcp_conn_info and tests. */
