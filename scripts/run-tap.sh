@@ -23,7 +23,11 @@ Quartz stack on tap $TAP in network namespace '$QZ_NS': 10.0.0.2/24, Linux side 
 In another shell try:
     ip netns exec $QZ_NS ping 10.0.0.2
     ip netns exec $QZ_NS arping -I $TAP 10.0.0.2
+    echo hello | ip netns exec $QZ_NS nc -N 10.0.0.2 7             # TCP echo
+    ip netns exec $QZ_NS curl -s --http0.9 http://10.0.0.2:19/ | wc -c  # 1 MB source
+    head -c 10M /dev/urandom | ip netns exec $QZ_NS nc -N 10.0.0.2 9  # discard: logs a hash
 Ctrl-C stops it and prints its counters.
 MSG
 # Foreground, so Ctrl-C reaches taprun; the trap removes the namespace afterwards.
-ip netns exec "$QZ_NS" "$TAPRUN" --tap "$TAP" -v "$@" || true
+ip netns exec "$QZ_NS" "$TAPRUN" --tap "$TAP" serve=echo:7 serve=discard:9 \
+    serve=source:19:1000000 tcp=1024,65536 "$@" || true
