@@ -109,6 +109,7 @@ def test_discard_sees_exactly_what_linux_sent(tcp_node):
 
 def test_half_close_linux_keeps_reading_after_its_fin(tcp_node):
     code = r"""
+import socket
 s = socket.create_connection(("%s", 7))
 s.sendall(b"x" * 100000)
 s.shutdown(socket.SHUT_WR)        # our FIN: Quartz must still send the echo
