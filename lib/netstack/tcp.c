@@ -434,6 +434,15 @@ static bool can_send(const struct tcp_conn *c)
 
 int tcp_send(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len, uint64_t now)
 {
+    int n = tcp_queue(tcp, c, data, len);
+    if (n > 0)
+        tcp_output(tcp, c, now);
+    return n;
+}
+
+int tcp_queue(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len)
+{
+    (void)tcp;
     if (!can_send(c))
         return NET_EINVAL;
     uint32_t room = c->tx_size - c->tx_len;
@@ -445,8 +454,6 @@ int tcp_send(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len, 
     c->tx_len += n;
     if (n < len || c->tx_len == c->tx_size)
         c->flags |= CF_WANT_WRITE; /* the writer may now wait for room: tell it when */
-    if (n)
-        tcp_output(tcp, c, now);
     return (int)n;
 }
 
