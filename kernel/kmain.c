@@ -18,6 +18,7 @@
 #include "serial.h"
 #include "task.h"
 #include "trap.h"
+#include "wallclock.h"
 
 void kmain(uint32_t start_info_paddr);
 
@@ -97,9 +98,8 @@ void kmain(uint32_t start_info_paddr)
     klog("boot", "ready in %lu.%03lu ms from entry", boot_ns / 1000000, boot_ns / 1000 % 1000);
     if (cmd.selftest)
         selftest_run(cmd.selftest_fail);
-    net_start(&cmd, &devices);      /* NIC + netstack in their own task */
-    /* Nothing listens yet: the HTTP server is later work. Say so. */
-    klog("http", "port %u configured, no server in this build", cmd.port);
+    wallclock_init();               /* time of day for Date headers, if the machine has one */
+    net_start(&cmd, &devices);      /* NIC + netstack + web server in their own task */
     /* Idle: halt until the next deadline or interrupt. With nothing pending no alarm is
      * armed at all, so an idle guest costs the host nothing. */
     for (;;)

@@ -10,13 +10,18 @@
 #include "printk.h"
 #include "task.h"
 #include "trap.h"
+#include "http/server.h"
 #include "virtio/net.h"
+#include "web.h"
 
 #define QUEUE_SIZE 256
 #define RX_BUDGET 64 /* frames per poll before others get the CPU */
-/* TCP: a thousand connections with 16 KiB rings each way, 32 MiB in all. */
-#define TCP_CONNS 1024
-#define TCP_RING (16 * 1024)
+/* TCP rings: requests are small, responses stream; per connection with its HTTP slot
+ * about 34 KiB. The table takes half the free memory, between these bounds. */
+#define TCP_RX_RING (8 * 1024)
+#define TCP_TX_RING (16 * 1024)
+#define TCP_CONNS_MIN 64
+#define TCP_CONNS_MAX 4096
 
 struct netif {
     struct virtio_mmio transport;
@@ -56,6 +61,22 @@ static void ping_result(void *ctx, const struct icmp_ping_result *r)
              r->status == ICMP_PING_TIMEOUT ? "timeout" : "unreachable");
 }
 
+static void tcp_event(void *ctx, struct tcp_conn *c, enum tcp_event ev, void *user)
+{
+    (void)ctx;
+    web_event(c, ev, user, clock_ns());
+}
+
+/* As many connections as half the free memory holds, within bounds. */
+static uint32_t tcp_conns_for_memory(void)
+{
+    const struct mem_stats *m = mem_stats();
+    uint64_t free_bytes = m->total_bytes - m->pages_used * PAGE_SIZE;
+    uint64_t per = TCP_MEM(1, TCP_RX_RING, TCP_TX_RING) + sizeof(struct http_conn);
+    uint64_t n = free_bytes / 2 / per;
+    return (uint32_t)(n < TCP_CONNS_MIN ? TCP_CONNS_MIN : n > TCP_CONNS_MAX ? TCP_CONNS_MAX : n);
+}
+
 static void on_irq(const struct trap_frame *f, void *ctx)
 {
     (void)f;
@@ -74,7 +95,9 @@ static void net_task(void *arg)
         n->pinged = true;
     for (;;) {
         size_t got = vnet_poll(&n->vnet, RX_BUDGET);
-        node_poll(n->node, clock_ns());
+        now = clock_ns();
+        node_poll(n->node, now);
+        web_poll(now);
         if (got == RX_BUDGET) {
             task_yield(); /* busy: stay in polling mode, but let others run */
             continue;
@@ -85,7 +108,9 @@ static void net_task(void *arg)
             continue;
         }
         /* Sleep until the node's next timer or the device's interrupt (task_wake). */
-        task_sleep_until(node_next_deadline(n->node));
+        uint64_t wake = node_next_deadline(n->node);
+        uint64_t web = web_next_deadline();
+        task_sleep_until(web < wake ? web : wake);
         sti();
     }
 }
@@ -125,22 +150,24 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
          n->vnet.link_up ? "up" : "down");
 
     n->node_ops = (struct node_ops){.dev = &vnet_dev_ops, .dev_ctx = &n->vnet,
-                                    .ping_result = ping_result};
-    size_t tcp_bytes = TCP_MEM(TCP_CONNS, TCP_RING, TCP_RING);
+                                    .ping_result = ping_result, .tcp_event = tcp_event};
+    uint32_t conns = tcp_conns_for_memory();
+    size_t tcp_bytes = TCP_MEM(conns, TCP_RX_RING, TCP_TX_RING);
     void *tcp_mem = pages_alloc_unzeroed((tcp_bytes + PAGE_SIZE - 1) / PAGE_SIZE);
     if (!tcp_mem) {
-        klog("network", "out of memory for %u TCP connections", TCP_CONNS);
+        klog("network", "out of memory for %u TCP connections", conns);
         return;
     }
     struct node_cfg ncfg = {.mac = n->vnet.mac, .addr = cmd->ip, .prefix_len = cmd->prefix_len,
                             .gateway = cmd->gw, .mtu = 1500, .seed = rdtsc(),
                             .tcp_mem = tcp_mem, .tcp_mem_len = tcp_bytes,
-                            .tcp_conns = TCP_CONNS, .tcp_rx_size = TCP_RING,
-                            .tcp_tx_size = TCP_RING};
+                            .tcp_conns = conns, .tcp_rx_size = TCP_RX_RING,
+                            .tcp_tx_size = TCP_TX_RING};
     if (node_init(n->node, &ncfg, &n->node_ops, n, clock_ns()) != NET_OK) {
         klog("network", "the stack refused this configuration");
         return;
     }
+    web_start(&n->node->tcp, cmd->port, conns); /* the site, on the node's TCP */
     n->gateway = cmd->gw;
     uint8_t vector = (uint8_t)(VEC_DEVICE_BASE + dev->gsi);
     trap_set_handler(vector, on_irq, n);
