@@ -2,7 +2,8 @@
 #   make          build everything that exists (host libs, tools, tests, freestanding lib)
 #   make check    unit tests + replay of every pcap fixture + freestanding purity check
 #   make test     make check + the pytest integration suite
-#   make run      the stack on a tap device in a private network namespace
+#   make run      the unikernel under QEMU serving $(SITE) on http://localhost:$(PORT)/
+#   make run-tap  the stack as a host process on a tap device in a private namespace
 #   make replay PCAP=pcaps/x/y.pcap [OUT=actual.pcap]
 #   make deps     install the Debian packages the project needs (only when missing)
 # V=1 shows full commands.
@@ -55,12 +56,23 @@ KERNEL_OBJ := $(KERNEL_C:%.c=$(FREE)/%.o) $(KERNEL_S:%.S=$(FREE)/%.o)
 KERNEL_ELF := $(BUILD)/quartz-unikernel.elf
 KERNEL_CFLAGS := $(FREE_CFLAGS) -Ikernel
 
+# The static site linked into the kernel: SITE names any directory. The image is rebuilt
+# when the script changes or when the stamp does; the stamp holds SITE and a digest of the
+# tree's listing (names, sizes, mtimes, through symlinks) and is rewritten only when that
+# differs, so edits, additions, deletions and renames anywhere under SITE, and a new SITE,
+# all reach the kernel, whatever the file names look like.
+SITE ?= site
+SITE_IMG := $(BUILD)/site.img
+SITE_STAMP := $(BUILD)/site.path
+SITE_SIG := $(SITE) $(shell find -L '$(SITE)' -mindepth 1 ! -type d -printf '%P\t%s\t%T@\n' \
+                      2>/dev/null | LC_ALL=C sort | cksum)
+
 REPLAY := $(HOST)/replay
 TAPRUN := $(HOST)/taprun
 RELAY := $(HOST)/relay
 UNIT := $(HOST)/unit-tests
 
-.PHONY: all check test unit replay-all freestanding run replay deps clean print-free-cflags
+.PHONY: FORCE all check test unit replay-all freestanding run replay deps clean print-free-cflags
 all: $(REPLAY) $(TAPRUN) $(RELAY) $(UNIT) $(FREE_OBJ) $(KERNEL_ELF)
 
 $(HOST)/%.o: %.c
@@ -87,6 +99,22 @@ $(FREE)/kernel/%.o: kernel/%.S
 	$(call say,AS,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(KERNEL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(SITE_STAMP): FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)printf '%s\n' '$(SITE_SIG)' | cmp -s - $@ || printf '%s\n' '$(SITE_SIG)' > $@
+
+$(SITE_IMG): scripts/site-bundle.py $(SITE_STAMP)
+	$(call say,SITE,'$(SITE)')
+	$(Q)/usr/bin/python3 scripts/site-bundle.py '$(SITE)' $@
+
+# kernel/site.S .incbin's the image: the only kernel object that depends on it.
+$(FREE)/kernel/site.o: kernel/site.S $(SITE_IMG)
+	$(call say,AS,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(KERNEL_CFLAGS) $(DEPFLAGS) -DSITE_IMAGE='"$(SITE_IMG)"' -c $< -o $@
+
+FORCE:
 
 $(KERNEL_ELF): $(KERNEL_OBJ) $(FREE_OBJ) kernel/linker.ld
 	$(call say,LD,$@)
@@ -138,7 +166,13 @@ replay: $(REPLAY)
 	$(Q)test -n "$(PCAP)" || { echo "usage: make replay PCAP=path/to.pcap [OUT=actual.pcap]"; exit 2; }
 	$(Q)./$(REPLAY) $(if $(OUT),--write $(OUT)) $(PCAP)
 
-run: deps $(TAPRUN)
+# The unikernel under QEMU, its web server forwarded to localhost:$(PORT).
+PORT ?= 8080
+run: deps all
+	$(Q)scripts/run-guest.sh $(PORT)
+
+# The stack as a host process on a tap device, with TCP services (echo, discard, source).
+run-tap: deps $(TAPRUN)
 	$(Q)scripts/run-tap.sh $(TAPRUN)
 
 clean:
