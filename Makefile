@@ -72,7 +72,7 @@ TAPRUN := $(HOST)/taprun
 RELAY := $(HOST)/relay
 UNIT := $(HOST)/unit-tests
 
-.PHONY: FORCE all check test unit replay-all freestanding run replay deps clean print-free-cflags
+.PHONY: FORCE all check test unit replay-all freestanding run run-tap replay deps clean print-free-cflags
 all: $(REPLAY) $(TAPRUN) $(RELAY) $(UNIT) $(FREE_OBJ) $(KERNEL_ELF)
 
 $(HOST)/%.o: %.c
