@@ -131,6 +131,12 @@ static int word(struct cmdline *c, const char *w, int len)
         c->port = (uint16_t)n;
         return WORD_OK;
     }
+    if (key_is(w, klen, "seed")) {
+        if (!parse_uint(v, vlen, UINT64_MAX, &c->seed, &used) || used != vlen)
+            return WORD_BAD_VALUE;
+        c->has_seed = true;
+        return WORD_OK;
+    }
     if (key_is(w, klen, "log")) {
         if (key_is(v, vlen, "info") || key_is(v, vlen, "debug")) {
             c->debug = key_is(v, vlen, "debug");

@@ -5,6 +5,8 @@
  *   gw=A.B.C.D      gateway (default 10.0.2.2)
  *   port=N          HTTP port (default 80)
  *   log=info|debug
+ *   seed=N          the stack's randomness (ISNs, IP ids) from N instead of the TSC, so a
+ *                   recorded session can be replayed with the same seed
  *   selftest        run the in-kernel tests and exit with their verdict
  *   selftest=fail   the same plus one check that must fail: proves failure reaches the exit
  *   panic=test      fault on purpose, to show the panic path
@@ -33,6 +35,8 @@ struct cmdline {
     uint8_t prefix_len;
     uint32_t gw;
     uint16_t port;
+    bool has_seed;
+    uint64_t seed;
     bool debug;
     bool selftest;
     bool selftest_fail;

@@ -159,7 +159,8 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
         return;
     }
     struct node_cfg ncfg = {.mac = n->vnet.mac, .addr = cmd->ip, .prefix_len = cmd->prefix_len,
-                            .gateway = cmd->gw, .mtu = 1500, .seed = rdtsc(),
+                            .gateway = cmd->gw, .mtu = 1500,
+                            .seed = cmd->has_seed ? cmd->seed : rdtsc(),
                             .tcp_mem = tcp_mem, .tcp_mem_len = tcp_bytes,
                             .tcp_conns = conns, .tcp_rx_size = TCP_RX_RING,
                             .tcp_tx_size = TCP_TX_RING};

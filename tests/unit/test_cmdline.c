@@ -51,6 +51,20 @@ Test(cmdline, parses_every_key)
     cr_assert_eq(w.n, 0, "%s", w.last);
 }
 
+Test(cmdline, takes_a_seed_for_reproducible_sessions)
+{
+    struct warnings w;
+    struct cmdline c = parse("seed=18446744073709551615", &w);
+    cr_assert(c.has_seed);
+    cr_assert_eq(c.seed, UINT64_MAX);
+    cr_assert_eq(w.n, 0, "%s", w.last);
+    c = parse("seed=12x", &w);
+    cr_assert(!c.has_seed);
+    cr_assert_eq(w.n, 1);
+    c = parse("", &w);
+    cr_assert(!c.has_seed, "without seed= the TSC seeds the stack");
+}
+
 Test(cmdline, parses_the_deliberate_failure_switches)
 {
     struct warnings w;
