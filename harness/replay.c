@@ -103,6 +103,16 @@ static void run_services(struct testbed *tb, struct tcp_conn *c, enum tcp_event 
     services_event(tb->hook_ctx, c, ev, user, tb->now);
 }
 
+static void poll_services(struct testbed *tb, uint64_t now)
+{
+    services_poll(tb->hook_ctx, now);
+}
+
+static uint64_t services_deadline(struct testbed *tb)
+{
+    return services_next_deadline(tb->hook_ctx);
+}
+
 /* Note the frames the stack has sent since the last call. */
 static void collect(struct run *r)
 {
@@ -219,14 +229,17 @@ int replay_capture(const char *name, const struct capture *cap, const struct net
                 name);
         goto done;
     }
-    if (services_start(&r.services, &r.tb.node->tcp, cfg->services, cfg->n_services, NULL) < 0) {
-        fprintf(out, "replay: %s: cannot run: the sidecar's services cannot listen\n", name);
+    char err[256];
+    if (services_start(&r.services, &r.tb.node->tcp, cfg->services, cfg->n_services, NULL, err,
+                       sizeof(err)) < 0) {
+        fprintf(out, "replay: %s: cannot run: %s\n", name, err);
         goto done;
     }
     r.tb.tcp_hook = run_services;
     r.tb.hook_ctx = &r.services;
+    r.tb.app_poll = poll_services;
+    r.tb.app_deadline = services_deadline;
     if (o->write_path) {
-        char err[256];
         if (!(r.w = pcap_writer_open(o->write_path, err, sizeof(err)))) {
             fprintf(out, "replay: cannot run: %s\n", err);
             goto done;

@@ -8,30 +8,40 @@
 
 #define CHUNK 16384
 
-static const char *const kind_names[] = {"echo", "discard", "source"};
+static const char *const kind_names[] = {"echo", "discard", "source", "http"};
 
 int service_parse(const char *spec, struct service *out, char *err, size_t errlen)
 {
     char kind[16];
     unsigned port;
-    unsigned long long size = 0;
-    char tail;
+    int used = 0;
     memset(out, 0, sizeof(*out));
-    int n = sscanf(spec, "%15[a-z]:%u:%llu%c", kind, &port, &size, &tail);
-    bool ok = false;
-    if (n >= 2 && port >= 1 && port <= 65535) {
-        for (int k = 0; k < 3; k++)
-            if (!strcmp(kind, kind_names[k]))
-                out->kind = (enum service_kind)k, ok = true;
-        ok = ok && (out->kind == SERVICE_SOURCE ? n == 3 : n == 2);
+    bool ok = sscanf(spec, "%15[a-z]:%u%n", kind, &port, &used) == 2 && port >= 1 &&
+              port <= 65535;
+    const char *rest = spec + used;
+    if (ok && !strcmp(kind, "echo") && !*rest)
+        out->kind = SERVICE_ECHO;
+    else if (ok && !strcmp(kind, "discard") && !*rest)
+        out->kind = SERVICE_DISCARD;
+    else if (ok && !strcmp(kind, "source") && *rest == ':') {
+        char *end;
+        out->kind = SERVICE_SOURCE;
+        out->size = strtoull(rest + 1, &end, 10);
+        ok = end != rest + 1 && !*end;
+    } else if (ok && !strcmp(kind, "http") && *rest == ':' && rest[1] &&
+               strlen(rest + 1) < sizeof(out->path)) {
+        out->kind = SERVICE_HTTP;
+        strcpy(out->path, rest + 1);
+    } else {
+        ok = false;
     }
     if (!ok) {
-        snprintf(err, errlen, "bad service '%s' (echo:PORT, discard:PORT, source:PORT:BYTES)",
-                 spec);
+        snprintf(err, errlen,
+                 "bad service '%s' (echo:PORT, discard:PORT, source:PORT:BYTES, "
+                 "http:PORT:IMAGE)", spec);
         return -1;
     }
     out->port = (uint16_t)port;
-    out->size = size;
     return 0;
 }
 
@@ -39,6 +49,8 @@ const char *service_format(const struct service *s, char *buf, size_t len)
 {
     if (s->kind == SERVICE_SOURCE)
         snprintf(buf, len, "source:%u:%" PRIu64, s->port, s->size);
+    else if (s->kind == SERVICE_HTTP)
+        snprintf(buf, len, "http:%u:%s", s->port, s->path);
     else
         snprintf(buf, len, "%s:%u", kind_names[s->kind], s->port);
     return buf;
@@ -56,8 +68,59 @@ uint64_t service_fnv1a(uint64_t h, const uint8_t *p, size_t n)
     return h;
 }
 
+static void *load_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = n > 0 ? malloc((size_t)n) : NULL;
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    *len = p ? (size_t)n : 0;
+    return p;
+}
+
+static uint64_t no_wall_clock(void *ctx, uint64_t now)
+{
+    (void)ctx;
+    (void)now;
+    return 0; /* replays must not depend on the day they run: no Date */
+}
+
+static const struct http_ops http_ops = {.wall_clock = no_wall_clock};
+
+static int start_http(struct services *s, const struct service *svc, char *err, size_t errlen)
+{
+    size_t len;
+    if (s->http_on) {
+        snprintf(err, errlen, "one http service at most");
+        return -1;
+    }
+    if (!(s->image = load_file(svc->path, &len)) || site_open(&s->site, s->image, len) < 0) {
+        snprintf(err, errlen, "%s: not a readable site image", svc->path);
+        return -1;
+    }
+    s->http_conns = calloc(s->tcp->cfg.n_conns, sizeof(*s->http_conns));
+    if (!s->http_conns)
+        abort();
+    struct http_cfg cfg = {.port = svc->port, .site = &s->site, .conns = s->http_conns,
+                           .n_conns = s->tcp->cfg.n_conns};
+    if (http_init(&s->http, s->tcp, &cfg, &http_ops, NULL) < 0) {
+        snprintf(err, errlen, "http: cannot listen on port %u", svc->port);
+        return -1;
+    }
+    s->http_on = true;
+    return 0;
+}
+
 int services_start(struct services *s, struct tcp *tcp, const struct service *list, size_t n,
-                   FILE *log)
+                   FILE *log, char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     s->tcp = tcp;
@@ -66,19 +129,38 @@ int services_start(struct services *s, struct tcp *tcp, const struct service *li
     s->log = log;
     s->conns = calloc(tcp->cfg.n_conns, sizeof(*s->conns));
     if (!s->conns)
-        return NET_ENOBUFS;
+        abort();
     for (size_t i = 0; i < n; i++) {
-        int rc = tcp_listen(tcp, list[i].port, SERVICE_BACKLOG, (void *)&list[i]);
-        if (rc < 0)
-            return rc;
+        if (list[i].kind == SERVICE_HTTP) {
+            if (start_http(s, &list[i], err, errlen) < 0)
+                return -1;
+        } else if (tcp_listen(tcp, list[i].port, SERVICE_BACKLOG, (void *)&list[i]) < 0) {
+            snprintf(err, errlen, "cannot listen on port %u", list[i].port);
+            return -1;
+        }
     }
-    return NET_OK;
+    return 0;
 }
 
 void services_free(struct services *s)
 {
     free(s->conns);
+    free(s->http_conns);
+    free(s->image);
     s->conns = NULL;
+    s->http_conns = NULL;
+    s->image = NULL;
+}
+
+void services_poll(struct services *s, uint64_t now)
+{
+    if (s->http_on)
+        http_poll(&s->http, now);
+}
+
+uint64_t services_next_deadline(const struct services *s)
+{
+    return s->http_on ? http_next_deadline(&s->http) : UINT64_MAX;
 }
 
 static void finish(struct services *s, struct tcp_conn *c, struct service_conn *sc, uint64_t now)
@@ -149,9 +231,24 @@ static bool done(struct tcp_conn *c, const struct service_conn *sc)
     return info.peer_closed;
 }
 
+/* The HTTP server's events: its listener's new connections, then its own slots. */
+static bool is_http(const struct services *s, enum tcp_event ev, const void *user)
+{
+    if (!s->http_on)
+        return false;
+    if (ev == TCP_EV_ACCEPTED)
+        return user == &s->http;
+    const struct http_conn *hc = user;
+    return hc >= s->http_conns && hc < s->http_conns + s->tcp->cfg.n_conns;
+}
+
 void services_event(struct services *s, struct tcp_conn *c, enum tcp_event ev, void *user,
                     uint64_t now)
 {
+    if (is_http(s, ev, user)) {
+        http_event(&s->http, c, ev, user, now);
+        return;
+    }
     struct service_conn *sc = &s->conns[c - s->tcp->conns];
     if (ev == TCP_EV_ACCEPTED) {
         memset(sc, 0, sizeof(*sc));

@@ -120,6 +120,12 @@ static void on_ping(void *ctx, const struct icmp_ping_result *res)
     fflush(stdout);
 }
 
+static uint64_t next_deadline(const struct runner *r, const struct node *node)
+{
+    uint64_t d = node_next_deadline(node), a = services_next_deadline(&r->services);
+    return a < d ? a : d;
+}
+
 /* Run every timer due by `now` at its own deadline, in order, as replay's clock does.
  * The process wakes late (poll has millisecond resolution, the host schedules us when it
  * likes); running a timer at the time it was due, before any later input, keeps what the
@@ -127,12 +133,13 @@ static void on_ping(void *ctx, const struct icmp_ping_result *res)
 static void catch_up(struct runner *r, struct node *node, uint64_t now)
 {
     for (;;) {
-        uint64_t d = node_next_deadline(node);
+        uint64_t d = next_deadline(r, node);
         if (d > now)
             break;
         r->now = d > r->now ? d : r->now;
         node_poll(node, r->now);
-        if (node_next_deadline(node) <= r->now)
+        services_poll(&r->services, r->now);
+        if (next_deadline(r, node) <= r->now)
             break; /* a deadline polling does not move: leave it to the next round */
     }
     r->now = now;
@@ -260,8 +267,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "taprun: the stack refused this configuration\n");
         return 2;
     }
-    if (services_start(&r.services, &node.tcp, cfg.services, cfg.n_services, stdout) < 0) {
-        fprintf(stderr, "taprun: cannot listen on the services' ports\n");
+    if (services_start(&r.services, &node.tcp, cfg.services, cfg.n_services, stdout, err,
+                       sizeof(err)) < 0) {
+        fprintf(stderr, "taprun: %s\n", err);
         return 2;
     }
     signal(SIGINT, on_signal);
@@ -298,8 +306,9 @@ int main(int argc, char **argv)
             break; /* with --duration, keep running: timers after the pings still matter */
         catch_up(&r, &node, now);
         node_poll(&node, now);
+        services_poll(&r.services, now);
 
-        uint64_t wake = node_next_deadline(&node);
+        uint64_t wake = next_deadline(&r, &node);
         if (r.ping_dst && r.ping_sent < r.ping_count && r.ping_next < wake)
             wake = r.ping_next;
         if (end < wake)

@@ -73,6 +73,9 @@ void tb_advance(struct testbed *tb, uint64_t to)
     unsigned stuck = 0;
     for (;;) {
         uint64_t d = node_next_deadline(tb->node);
+        uint64_t a = tb->app_deadline ? tb->app_deadline(tb) : UINT64_MAX;
+        if (a < d)
+            d = a;
         if (d > to)
             break;
         /* A deadline that polling at it does not move is a timer that never fires: fail
@@ -87,6 +90,8 @@ void tb_advance(struct testbed *tb, uint64_t to)
             stuck = 0;
         }
         node_poll(tb->node, tb->now);
+        if (tb->app_poll)
+            tb->app_poll(tb, tb->now);
     }
     if (to > tb->now)
         tb->now = to;

@@ -47,6 +47,9 @@ struct testbed {
     size_t n_tcp_events;
     tb_tcp_hook *tcp_hook; /* optional: a test's application, called after logging */
     void *hook_ctx;
+    /* optional: the application's own timers, run by tb_advance with the node's */
+    void (*app_poll)(struct testbed *tb, uint64_t now);
+    uint64_t (*app_deadline)(struct testbed *tb);
 };
 
 /* Returns the node_init result; the testbed is usable only when it is NET_OK. */

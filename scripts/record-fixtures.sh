@@ -136,6 +136,29 @@ assert n == 102400, n
     end $p
 }
 
+http_session() {
+    local p=pcaps/http/session.pcap
+    mkdir -p pcaps/http
+    $PY scripts/site-bundle.py site pcaps/http/site.img >/dev/null
+    begin $p serve=http:80:pcaps/http/site.img
+    local u=http://10.0.0.2
+    ns_exec curl -s -o /dev/null $u/ $u/style.css $u/about $u/about/ $u/missing
+    ns_exec curl -s -o /dev/null --compressed $u/
+    ns_exec curl -s -o /dev/null -I $u/favicon.svg
+    ns_exec curl -s -o /dev/null -r 10-99 $u/style.css
+    local tag
+    tag=$(ns_exec curl -s -D - -o /dev/null $u/ | sed -n 's/^ETag: //Ip' | tr -d '\r')
+    ns_exec curl -s -o /dev/null -H "If-None-Match: $tag" $u/
+    # Pipelined, then refused: a POST (405), a bad version (505), an escape (400).
+    printf 'GET / HTTP/1.1\r\nHost: q\r\n\r\nHEAD /style.css HTTP/1.1\r\nHost: q\r\n\r\n' |
+        ns_exec nc -N -w 3 10.0.0.2 80 >/dev/null
+    printf 'POST / HTTP/1.1\r\nHost: q\r\nContent-Length: 5\r\n\r\nhello' |
+        ns_exec nc -N -w 3 10.0.0.2 80 >/dev/null
+    printf 'GET / HTTP/2.0\r\nHost: q\r\n\r\n' | ns_exec nc -N -w 3 10.0.0.2 80 >/dev/null
+    printf 'GET /../etc/passwd HTTP/1.1\r\nHost: q\r\n\r\n' | ns_exec nc -N -w 3 10.0.0.2 80 >/dev/null
+    end $p
+}
+
 noise() {
     local p=pcaps/eth/noise.pcap
     begin $p
@@ -146,7 +169,7 @@ noise() {
 ALL="arp_linux_resolves arp_quartz_resolves arp_gratuitous arp_unanswered icmp_ping_sizes
 icmp_quartz_pings ipv4_fragmented_echo damaged_eth damaged_arp damaged_ipv4 damaged_icmp
 damaged_frag damaged_tcp noise ipv4_reassembly_timeout tcp_nc_echo tcp_curl_download
-tcp_half_close"
+tcp_half_close http_session"
 [ -x "$TAPRUN" ] || make "$TAPRUN"
 for s in ${@:-$ALL}; do
     case $s in

@@ -432,17 +432,31 @@ static bool can_send(const struct tcp_conn *c)
            c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT;
 }
 
+static int enqueue(struct tcp_conn *c, const void *data, size_t len);
+
 int tcp_send(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len, uint64_t now)
 {
-    int n = tcp_queue(tcp, c, data, len);
-    if (n > 0)
+    int n = enqueue(c, data, len);
+    if (n >= 0) {
+        c->flags &= (uint16_t)~CF_MORE;
         tcp_output(tcp, c, now);
+    }
     return n;
 }
 
-int tcp_queue(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len)
+int tcp_send_more(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len,
+                  uint64_t now)
 {
-    (void)tcp;
+    int n = enqueue(c, data, len);
+    if (n >= 0) {
+        c->flags |= CF_MORE;
+        tcp_output(tcp, c, now);
+    }
+    return n;
+}
+
+static int enqueue(struct tcp_conn *c, const void *data, size_t len)
+{
     if (!can_send(c))
         return NET_EINVAL;
     uint32_t room = c->tx_size - c->tx_len;
@@ -483,6 +497,7 @@ int tcp_recv(struct tcp *tcp, struct tcp_conn *c, void *buf, size_t cap, uint64_
 static void queue_fin(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 {
     c->flags |= CF_SHUT_WR;
+    c->flags &= (uint16_t)~CF_MORE; /* the FIN ends the write: no tail waits any longer */
     switch (c->state) {
     case TCP_SYN_SENT:
         /* Nothing is owed to the peer yet: a closed connection just goes; a shut one

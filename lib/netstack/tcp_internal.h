@@ -30,6 +30,7 @@
 #define CF_EOF_SAID 0x1000    /* TCP_EV_PEER_CLOSED delivered */
 #define CF_DYING 0x2000       /* being freed: verbs are no-ops */
 #define CF_PASSIVE 0x4000     /* made by a listener (SYN_RECEIVED returns there on RST) */
+#define CF_MORE 0x8000        /* tcp_send_more: the application has more to write at once */
 
 /* SYN cookies: what a stateless SYN-ACK must remember of the SYN. */
 struct tcp_syn_opts {

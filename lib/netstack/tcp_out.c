@@ -171,6 +171,8 @@ static void send_syn(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 static bool short_segment_ok(const struct tcp_conn *c, uint32_t len, uint32_t avail,
                              uint32_t flight)
 {
+    if (c->flags & CF_MORE)
+        return false; /* corked: the rest of this write is on its way */
     if (len == avail && ((c->flags & CF_NODELAY) || flight == 0))
         return true;
     return c->max_snd_wnd && len >= c->max_snd_wnd / 2;

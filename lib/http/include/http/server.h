@@ -7,7 +7,7 @@
  * storage, one per TCP connection slot), parses it (http/request.h), answers, and only
  * then reads the next request: pipelined requests wait in TCP's receive ring and are
  * answered in order, and a client that sends faster than it reads is slowed by its own
- * window. Output: the response head is corked (tcp_queue) and the body follows straight
+ * window. Output: the response head is corked (tcp_send_more) and the body follows straight
  * from the site image into TCP's send ring — the one copy — as fast as the send window
  * frees room (TCP_EV_WRITABLE), so a large file never holds up other connections.
  *

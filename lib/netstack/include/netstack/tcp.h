@@ -345,9 +345,12 @@ struct tcp_conn *tcp_connect(struct tcp *tcp, net_ip4 dst, uint16_t dst_port, ui
 /* Queue up to `len` bytes; returns how many were taken (0 when the ring is full), or
  * NET_EINVAL after shutdown/close or in a state that cannot send. */
 int tcp_send(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len, uint64_t now);
-/* The same without sending yet (a cork): what follows in the next tcp_send leaves with it,
- * so a response head and the start of its body share a segment. */
-int tcp_queue(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len);
+/* The same, saying more follows at once (a cork, like MSG_MORE): full segments go, a
+ * short tail waits for the next tcp_send, so a response head shares a segment with its
+ * body and a body written in pieces leaves no small segments between them. End with
+ * tcp_send (or tcp_shutdown/tcp_close): the cork holds the tail until then. */
+int tcp_send_more(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len,
+                  uint64_t now);
 /* Copy out up to `cap` received bytes; returns how many (0: none yet, or EOF — see
  * tcp_conn_info.peer_closed). Reading opens the window. */
 int tcp_recv(struct tcp *tcp, struct tcp_conn *c, void *buf, size_t cap, uint64_t now);
