@@ -178,7 +178,7 @@ run-tap: deps $(TAPRUN)
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(HOST) $(FREE) -name '*.d' -type f 2>/dev/null)
 
 # For tests that compile a probe the way lib/ is compiled freestanding.
 print-free-cflags:

@@ -65,6 +65,8 @@ struct reply {
     uint64_t first;        /* 206: the range's first byte */
     bool gzip, vary;
     bool head_only;
+    const char *etag; /* of the representation sent */
+    size_t etag_len;
     const char *location;  /* 301 */
     size_t location_len;
 };
@@ -95,7 +97,7 @@ static void start_reply(struct http_server *s, struct http_conn *hc, const struc
         head_str(&h, "Content-Type: ");
         head_mem(&h, r->file->mime, r->file->mime_len);
         head_str(&h, "\r\nETag: ");
-        head_mem(&h, r->file->etag, r->file->etag_len);
+        head_mem(&h, r->etag, r->etag_len);
         head_str(&h, "\r\nCache-Control: no-cache\r\nAccept-Ranges: bytes\r\n");
         if (r->vary)
             head_str(&h, "Vary: Accept-Encoding\r\n");
@@ -209,8 +211,20 @@ static void file_reply(struct http_server *s, struct http_conn *hc,
     struct reply r = {.status = 200, .file = f, .body = f->body, .len = f->len,
                       .full_len = f->len, .vary = f->gz != NULL,
                       .head_only = req->method == HTTP_HEAD};
+    /* RFC 9110 8.8.1: the gzip-coded representation is a different one, so it gets its
+     * own strong tag: the file's with "-gz" inside the quotes. */
+    bool gzip = f->gz && req->accept_gzip && !(req->range.present && !req->range.ignored);
+    char gz_etag[80];
+    struct head t;
+    head_init(&t, gz_etag, sizeof(gz_etag));
+    head_mem(&t, f->etag, f->etag_len - 1);
+    head_str(&t, "-gz\"");
+    const char *etag = gzip && !t.overflow ? gz_etag : f->etag;
+    size_t etag_len = gzip && !t.overflow ? t.len : f->etag_len;
+    r.etag = etag;
+    r.etag_len = etag_len;
     if (req->if_none_match &&
-        http_etag_match(req->if_none_match, req->if_none_match_len, f->etag, f->etag_len)) {
+        http_etag_match(req->if_none_match, req->if_none_match_len, etag, etag_len)) {
         r.status = 304; /* RFC 9110 13.1.2 */
         r.len = 0;
         r.head_only = true;
@@ -226,7 +240,7 @@ static void file_reply(struct http_server *s, struct http_conn *hc,
             r.len = 0;
             r.body = NULL;
         }
-    } else if (f->gz && req->accept_gzip) {
+    } else if (gzip) {
         r.gzip = true;
         r.body = f->gz;
         r.len = f->gz_len;

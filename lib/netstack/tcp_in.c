@@ -575,8 +575,8 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
         return;
     c->last_rx = now;
     c->keepalive_probes = 0;
-    if (c->flags & CF_PERSIST)
-        c->retries = 0; /* the peer answers our probes: it is alive */
+    if ((c->flags & (CF_PERSIST | CF_DETACHED)) == CF_PERSIST)
+        c->retries = 0; /* the peer answers our probes: it is alive, and someone waits */
     /* RFC 7323 4.3: remember the newest timestamp of a segment at or before our ACK. */
     if ((c->flags & CF_TS) && seg->has_ts && seq_ge(seg->ts_val, c->ts_recent) &&
         seq_le(seg->seq, c->last_ack_sent)) {

@@ -71,9 +71,17 @@ static void retransmit_timeout(struct tcp *tcp, struct tcp_conn *c, uint64_t now
 
 /* RFC 9293 3.8.6.1: probe a zero window with backoff. The probe is answered while the
  * peer lives; the retry limit counts only unanswered probes. */
+#define ORPHAN_PROBES 8 /* Linux's tcp_orphan_retries default */
+
 static void persist_timeout(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 {
-    if (++c->retries > tcp->cfg.max_retries) {
+    /* A closed connection whose peer keeps its window shut would otherwise be probed
+     * forever, answered every time: nobody waits for it, so give it a bound (as Linux
+     * does for orphans) — counted whether or not the probes are answered. */
+    uint8_t limit = (c->flags & CF_DETACHED) && ORPHAN_PROBES < tcp->cfg.max_retries
+                        ? ORPHAN_PROBES
+                        : tcp->cfg.max_retries;
+    if (++c->retries > limit) {
         tcp->stats.timeouts++;
         tcp_conn_free(tcp, c, TCP_REASON_TIMEOUT);
         return;
