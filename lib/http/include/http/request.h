@@ -12,7 +12,8 @@
  *         Transfer-Encoding (request smuggling)
  *   -414  the target is longer than HTTP_TARGET_MAX
  *   -431  the head is longer than HTTP_HEAD_MAX (also while still incomplete)
- *   -501  an unknown method, or a transfer coding other than chunked
+ *   -501  an unknown method, or a transfer coding before chunked that we do not know
+ *         ("gzip, chunked"); a coding list not ending in chunked is -400 (RFC 9112 6.3)
  *   -505  an HTTP major version other than 1
  * Lines may end in CRLF or a bare LF (RFC 9112 2.2). Known methods other than GET and
  * HEAD parse fine: refusing them (405 with Allow) is the server's decision.
