@@ -1,15 +1,32 @@
 #include "netstack/checksum.h"
 
+#include <string.h>
+
 void csum_init(struct csum *c)
 {
     c->sum = 0;
     c->odd = 0;
 }
 
+/* Fold a 64-bit ones'-complement accumulator to 16 bits, carries wrapped around. */
+static uint32_t fold(uint64_t s)
+{
+    s = (s & 0xffffffffu) + (s >> 32);
+    s = (s & 0xffffffffu) + (s >> 32);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    return (uint32_t)((s & 0xffff) + (s >> 16));
+}
+
 /*
  * Bytes are summed as big-endian 16-bit words. A call that ends on an odd byte leaves
  * the next call starting on the low half of a word; `odd` carries that across calls so
  * a header and a payload split anywhere sum like one buffer (RFC 1071 section 2).
+ *
+ * The bulk is summed as native 32-bit words into 64-bit accumulators, 16 bytes a turn:
+ * the checksum was two thirds of a bulk transfer's CPU time when read two bytes at a
+ * time. Ones'-complement sums are independent of byte order up to one final swap
+ * (RFC 1071 2(B)), so a little-endian machine sums as it loads and swaps the result.
  */
 void csum_add(struct csum *c, const void *data, size_t len)
 {
@@ -21,27 +38,37 @@ void csum_add(struct csum *c, const void *data, size_t len)
         len--;
         c->odd = 0;
     }
-    while (len >= 2) {
-        sum += (uint32_t)(p[0] << 8 | p[1]);
-        p += 2;
-        len -= 2;
+    uint64_t a = 0, b = 0; /* each gains < 2^33 per turn: no overflow below 2^31 turns */
+    for (; len >= 16; p += 16, len -= 16) {
+        uint32_t w[4];
+        memcpy(w, p, 16);
+        a += (uint64_t)w[0] + w[1];
+        b += (uint64_t)w[2] + w[3];
     }
+    for (; len >= 4; p += 4, len -= 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        a += w;
+    }
+    uint32_t native = fold((a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    native = ((native >> 8) | (native << 8)) & 0xffff;
+#endif
+    sum += native;
+    for (; len >= 2; p += 2, len -= 2)
+        sum += (uint32_t)(p[0] << 8 | p[1]);
     if (len) {
         sum += (uint32_t)p[0] << 8;
         c->odd = 1;
     }
-    while (sum >> 32)
-        sum = (sum & 0xffffffffu) + (sum >> 32);
-    /* Fold to keep headroom for the next call's additions. */
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    c->sum = (uint32_t)sum;
+    c->sum = fold(sum);
 }
 
 void csum_add16(struct csum *c, uint16_t v)
 {
-    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    csum_add(c, b, 2);
+    /* On an even boundary a word adds as it is; after an odd byte its halves swap. */
+    uint32_t w = c->odd ? (uint32_t)((v >> 8) | ((v & 0xff) << 8)) : v;
+    c->sum = fold((uint64_t)c->sum + w);
 }
 
 uint16_t csum_finish(const struct csum *c)

@@ -299,13 +299,15 @@ static struct tcp_listener *listener_for(struct tcp *tcp, uint16_t port)
     return NULL;
 }
 
-/* RFC 6191: a SYN may reopen a TIME_WAIT connection when it is certainly new — its
- * timestamp is newer than any the old incarnation sent, or, without timestamps, its
- * sequence number lies beyond the old one's. */
+/* RFC 6191 2: a SYN may reopen a TIME_WAIT connection when it is certainly new — its
+ * timestamp is newer than any the old incarnation sent, or equal (timestamps tick in
+ * milliseconds; a quick client reconnects within one) with a sequence number beyond the
+ * old one's; without timestamps, the sequence number alone decides. */
 static bool may_reopen(const struct tcp_conn *c, const struct tcp_repr *seg)
 {
     if ((c->flags & CF_TS) && seg->has_ts)
-        return seq_gt(seg->ts_val, c->ts_recent);
+        return seq_gt(seg->ts_val, c->ts_recent) ||
+               (seg->ts_val == c->ts_recent && seq_gt(seg->seq, c->rcv_nxt));
     return seq_gt(seg->seq, c->rcv_nxt);
 }
 

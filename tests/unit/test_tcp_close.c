@@ -495,6 +495,30 @@ Test(tcp_close, older_timestamp_syn_does_not_reopen_time_wait)
     testbed_free(&tb);
 }
 
+Test(tcp_close, equal_timestamp_and_higher_sequence_syn_reopens_time_wait)
+{
+    struct testbed tb;
+    struct close_log log;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &log, &p, PO_ALL, &fast);
+    into_time_wait(&tb, c, &p, T0 + 100 * MS);
+    uint32_t r = p.seq;
+
+    /* RFC 6191 2: within one tick of the peer's timestamp clock, the sequence number
+     * decides. The same TSval with a lower sequence stays an old duplicate. */
+    uint8_t o[TCP_OPT_MAX];
+    size_t n = fr_tcp_opt_mss(o, PEER_MSS);
+    n += fr_tcp_opt_ts(o + n, c->ts_recent, 0);
+    peer_send_raw(&tb, &p, r - 5, 0, TCP_SYN, PEER_WINDOW, o, n, NULL, 0, T0 + 500 * MS);
+    expect_flags(&tb, TCP_ACK);
+    cr_assert_eq(TCP_OF(&tb)->stats.time_wait_reopened, 0);
+    peer_send_raw(&tb, &p, r + 5, 0, TCP_SYN, PEER_WINDOW, o, n, NULL, 0, T0 + 600 * MS);
+    struct seg sa = expect_flags(&tb, TCP_SYN | TCP_ACK);
+    cr_assert_eq(sa.r.ack, r + 6);
+    cr_assert_eq(TCP_OF(&tb)->stats.time_wait_reopened, 1);
+    testbed_free(&tb);
+}
+
 Test(tcp_close, higher_sequence_syn_reopens_time_wait_without_timestamps)
 {
     struct testbed tb;
