@@ -175,6 +175,9 @@ run: deps all
 run-tap: deps $(TAPRUN)
 	$(Q)scripts/run-tap.sh $(TAPRUN)
 
+# Host-side stack benchmarks (Quartz vs lwIP, -O2, no sanitizers): bench-host.
+include bench/host/bench.mk
+
 clean:
 	rm -rf $(BUILD)
 

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential make pkg-config libcriterion-dev libpcap-dev python3 python3-pytest
 python3-scapy tcpdump tshark iproute2 iputils-ping iputils-arping qemu-system-x86
-netcat-openbsd curl"
+netcat-openbsd curl wrk"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
