@@ -287,8 +287,9 @@ static bool send_more(struct http_server *s, struct http_conn *hc, uint64_t now)
     if (hc->head_sent < hc->head_len) {
         const char *h = hc->head + hc->head_sent;
         size_t hn = hc->head_len - hc->head_sent;
-        int n = hc->body_len ? tcp_send_more(s->tcp, c, h, hn, now)
-                             : tcp_send(s->tcp, c, h, hn, now);
+        /* Corked when a body follows, or a FIN will: it then leaves with the tail. */
+        int n = hc->body_len || hc->close_after ? tcp_send_more(s->tcp, c, h, hn, now)
+                                                : tcp_send(s->tcp, c, h, hn, now);
         if (n < 0)
             return false;
         hc->head_sent = (uint16_t)(hc->head_sent + n);
@@ -300,9 +301,10 @@ static bool send_more(struct http_server *s, struct http_conn *hc, uint64_t now)
     while (hc->body_sent < hc->body_len) {
         uint64_t left = hc->body_len - hc->body_sent;
         /* Corked until the last piece, so no short segment splits a body. */
-        int n = left > SEND_CHUNK
-                    ? tcp_send_more(s->tcp, c, hc->body + hc->body_sent, SEND_CHUNK, now)
-                    : tcp_send(s->tcp, c, hc->body + hc->body_sent, (size_t)left, now);
+        size_t piece = left > SEND_CHUNK ? SEND_CHUNK : (size_t)left;
+        int n = left > SEND_CHUNK || hc->close_after
+                    ? tcp_send_more(s->tcp, c, hc->body + hc->body_sent, piece, now)
+                    : tcp_send(s->tcp, c, hc->body + hc->body_sent, piece, now);
         if (n <= 0)
             return false;
         hc->body_sent += (uint64_t)n;

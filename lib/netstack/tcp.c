@@ -101,11 +101,16 @@ int tcp_init(struct tcp *tcp, const struct tcp_cfg *cfg, const struct tcp_ops *o
 
 /* ---- Table ---------------------------------------------------------------------- */
 
-/* Keyed, so a peer cannot aim every connection at one bucket. */
+/* Keyed with the secret, so a peer cannot predict which tuples share a bucket; a
+ * multiply-xorshift mix rather than SipHash, because it runs for every segment. */
 static uint32_t bucket_of(const struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport)
 {
-    uint32_t key[2] = {rip, ((uint32_t)lport << 16) | rport};
-    return (uint32_t)siphash24(tcp->secret, key, sizeof(key)) & (tcp->n_buckets - 1);
+    uint64_t h = ((uint64_t)rip << 32 | (uint32_t)lport << 16 | rport) ^ tcp->secret[1];
+    h *= 0x9e3779b97f4a7c15ull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return (uint32_t)h & (tcp->n_buckets - 1);
 }
 
 static uint32_t index_of(const struct tcp *tcp, const struct tcp_conn *c)
@@ -113,13 +118,25 @@ static uint32_t index_of(const struct tcp *tcp, const struct tcp_conn *c)
     return (uint32_t)(c - tcp->conns);
 }
 
+static bool is_tuple(const struct tcp_conn *c, net_ip4 rip, uint16_t lport, uint16_t rport)
+{
+    return c->state != TCP_CLOSED && c->remote_ip == rip && c->local_port == lport &&
+           c->remote_port == rport;
+}
+
 struct tcp_conn *tcp_lookup(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport)
 {
+    /* Segments come in trains: the last connection found is the likeliest next. */
+    struct tcp_conn *last = &tcp->conns[tcp->last_hit];
+    if (is_tuple(last, rip, lport, rport))
+        return last;
     uint32_t i = tcp->buckets[bucket_of(tcp, rip, lport, rport)];
     while (i) {
         struct tcp_conn *c = &tcp->conns[i - 1];
-        if (c->remote_ip == rip && c->local_port == lport && c->remote_port == rport)
+        if (is_tuple(c, rip, lport, rport)) {
+            tcp->last_hit = i - 1;
             return c;
+        }
         i = c->hash_next;
     }
     return NULL;

@@ -315,6 +315,7 @@ struct tcp {
     uint32_t n_buckets; /* power of two */
     uint32_t n_used;
     uint32_t free_hint;
+    uint32_t last_hit; /* index of the connection tcp_lookup found last */
     uint64_t secret[2]; /* SipHash key for ISNs and cookies */
     uint64_t ts_secret; /* per-connection timestamp offsets */
     struct net_rng rng;
