@@ -162,6 +162,31 @@ int netcfg_set(struct netcfg *c, const char *kv, char *err, size_t errlen)
     return -1;
 }
 
+/* Length of the directory part of `path`, slash included ("a/b.conf" -> 2). */
+static size_t dir_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path + 1) : 0;
+}
+
+/* A site image named relative to the sidecar is found beside it, so a capture, its
+ * sidecar and its image can move together (to /tmp for a bisect, say). */
+static void resolve_beside(const char *conf, struct netcfg *c)
+{
+    for (size_t i = 0; i < c->n_services; i++) {
+        struct service *svc = &c->services[i];
+        char cand[SERVICE_PATH_MAX + 4096];
+        if (svc->kind != SERVICE_HTTP || svc->path[0] == '/')
+            continue;
+        snprintf(cand, sizeof(cand), "%.*s%s", (int)dir_len(conf), conf, svc->path);
+        FILE *f = fopen(cand, "rb");
+        if (f && strlen(cand) < sizeof(svc->path))
+            strcpy(svc->path, cand);
+        if (f)
+            fclose(f);
+    }
+}
+
 int netcfg_load(const char *path, struct netcfg *c, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -191,6 +216,7 @@ int netcfg_load(const char *path, struct netcfg *c, char *err, size_t errlen)
         }
     }
     fclose(f);
+    resolve_beside(path, c);
     return 0;
 }
 
@@ -211,8 +237,13 @@ int netcfg_save(const char *path, const struct netcfg *c, char *err, size_t errl
         fprintf(f, "boot=%llu\n", (unsigned long long)c->boot_ns);
     fprintf(f, "tcp=%u,%u\n", c->node.tcp_conns, c->node.tcp_rx_size);
     for (size_t i = 0; i < c->n_services; i++) {
-        char spec[48];
-        fprintf(f, "serve=%s\n", service_format(&c->services[i], spec, sizeof(spec)));
+        /* An image in the sidecar's own directory is named by its file name alone. */
+        struct service svc = c->services[i];
+        size_t d = dir_len(path);
+        if (svc.kind == SERVICE_HTTP && d && dir_len(svc.path) == d && !strncmp(svc.path, path, d))
+            memmove(svc.path, svc.path + d, strlen(svc.path + d) + 1);
+        char spec[SERVICE_PATH_MAX + 32];
+        fprintf(f, "serve=%s\n", service_format(&svc, spec, sizeof(spec)));
     }
     if (fclose(f) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
