@@ -72,7 +72,8 @@ TAPRUN := $(HOST)/taprun
 RELAY := $(HOST)/relay
 UNIT := $(HOST)/unit-tests
 
-.PHONY: FORCE all check test unit replay-all freestanding run run-tap replay deps clean print-free-cflags
+.PHONY: FORCE all check test unit replay-all freestanding run run-tap replay deps clean print-free-cflags \
+        bench
 all: $(REPLAY) $(TAPRUN) $(RELAY) $(UNIT) $(FREE_OBJ) $(KERNEL_ELF)
 
 $(HOST)/%.o: %.c
@@ -177,6 +178,11 @@ run-tap: deps $(TAPRUN)
 
 # Host-side stack benchmarks (Quartz vs lwIP, -O2, no sanitizers): bench-host.
 include bench/host/bench.mk
+
+# Every benchmark, Quartz and its peers alternately: a table, build/bench.json, a plot and
+# BENCHMARKS.md (scripts/bench/run.py; BENCH_QUICK=1 for a short run).
+bench: deps all
+	$(Q)scripts/bench/deps.sh && /usr/bin/python3 scripts/bench/run.py
 
 clean:
 	rm -rf $(BUILD)
