@@ -123,6 +123,7 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
             dev = &devices->dev[i];
     if (!dev) {
         klog("network", "no virtio-net device: the guest is offline");
+        klog("http", "port %u: no network, not serving", cmd->port);
         return;
     }
     struct netif *n = &nif;
