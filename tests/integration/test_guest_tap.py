@@ -4,6 +4,7 @@ force-legacy=false). Skipped, with the reason, where namespaces or /dev/net/tun 
 unavailable."""
 import itertools
 import os
+import re
 import subprocess
 import time
 
@@ -35,7 +36,9 @@ class TapGuest:
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, *cmd],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         end = time.monotonic() + 30
-        while "network: gateway" not in self.text():
+        # The whole line: the serial port writes it a byte at a time.
+        while not re.search(r"network: gateway \S+ (replied in [\d.]+ ms|did not reply.*)\n",
+                            self.text()):
             assert time.monotonic() < end and self.proc.poll() is None, self.text()
             time.sleep(0.05)
 
