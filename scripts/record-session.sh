@@ -97,5 +97,5 @@ fi
 sleep 0.5 # let the last close handshakes reach the capture
 stop
 trap - EXIT INT TERM
-echo "record-session: $(wc -c <"$out") bytes of capture in $out, serial log in $log" >&2
+echo "record-session: capture in $out, serial log in $log" >&2
 exit $status

@@ -2,11 +2,14 @@
 """`make bench`: every benchmark, Quartz and its peer in alternation, several rounds; then a
 table of medians (min-max, Quartz/peer), build/bench.json, a plot and BENCHMARKS.md.
 
-  scripts/bench/run.py               the full run (~10-15 min on 2 cores)
-  BENCH_QUICK=1 scripts/bench/run.py fewer rounds, shorter runs (~3 min)
+  scripts/bench/run.py               the full run (~12 min on 2 cores)
+  BENCH_QUICK=1 scripts/bench/run.py fewer rounds, 1 s wrk runs, Quartz's KVM and the
+                                     footprint rows in the first http round only (~3.5 min)
   BENCH_ONLY=boot,http,host,size     a subset of the groups
-A quick or partial run writes build/bench/{BENCHMARKS.md,results.png} instead of the
-committed BENCHMARKS.md and bench/results.png; build/bench.json is written every time.
+`make bench` runs it after scripts/bench/deps.sh and `make all`. A quick or partial run
+writes build/bench/{BENCHMARKS.md,results.png} instead of the committed BENCHMARKS.md and
+bench/results.png; build/bench.json (the rows) and build/bench/meta.json (machine, load,
+problems) are written every time, the guests' consoles kept in build/bench/logs/.
 
 Groups, each alternating A B A B .. over rounds (A = Quartz, B = its peer):
   boot  QEMU start -> first HTTP 200 through user networking (Quartz, Linux + nginx), the
@@ -16,7 +19,8 @@ Groups, each alternating A B A B .. over rounds (A = Quartz, B = its peer):
         1/10/100 connections, keep-alive and Connection: close, / and a 1 MiB file;
         Quartz and Linux under TCG with the same QEMU flags, Quartz under KVM beside them.
         Per boot also: host CPU of the idle guest, QEMU's RSS after boot and after 10k
-        connections.
+        connections. A guest that stops answering is diagnosed (ping, QEMU's CPU),
+        reported under Problems and rebooted; the run goes on.
   host  bench/host (make bench-host): the stacks in one process, Quartz vs lwIP.
   size  ELF sizes (site, default site, a one-file site) and the smallest -m that serves.
 
@@ -75,6 +79,7 @@ PEER = "linux-nginx"
 
 started = []           # every Popen we made, so cleanup can stop exactly those
 netns = None
+events = []            # what went wrong, one string per occurrence (counted in the report)
 
 
 def say(msg):
@@ -177,6 +182,9 @@ class Row:
         if self.note:
             d["note"] = self.note
         d.update(self.extra)
+        if "short" in d:     # runs that gave no figure, per guest
+            short = d.pop("short")
+            d["missing"] = {w: short.count(w) for w in sorted(set(short))}
         return d
 
 
@@ -393,7 +401,10 @@ def bench_boot():
     g = "boot"
     linux_x40 = ("Quartz ≥ 40x faster than Linux (ratio ≤ 0.025)", ratio_at_most(0.025))
     b200 = row(g, "boot_to_200_tcg", "ms", "lower", target=linux_x40,
-               note="QEMU start → first HTTP 200 through user networking")
+               note="QEMU start → first HTTP 200 through user networking (GET /, probed "
+                    "from the console's listening line on); both guests -m %s, each round "
+                    "floor, Quartz, Linux under TCG, then floor and Quartz under KVM"
+                    % BOOT_MEM)
     over = row(g, "boot_to_200_over_floor_tcg", "ms", "lower",
                target=("Quartz ≤ floor + 15 ms", both_at_most(15)),
                note="the same minus the floor (QEMU start → exit of a PVH ELF that prints "
@@ -535,6 +546,15 @@ class TapGuest:
             return False
         return any(curl_ok("/", 5) for _ in range(3))
 
+    def diagnose(self):
+        """What a guest that stopped answering still does: ARP/ICMP, host CPU."""
+        r = subprocess.run(ns("ping", "-c", "3", "-i", "0.3", "-W", "1", GUEST_IP),
+                           capture_output=True, text=True)
+        m = re.search(r"(\d+) received", r.stdout)
+        cpu = cpu_share(self.proc.pid, 1.0) if self.proc.poll() is None else None
+        return "ping %s/3 replies, QEMU at %s%% of a CPU" % (
+            m.group(1) if m else "?", "%.0f" % cpu if cpu is not None else "?")
+
     def stop(self):
         stop(self.proc)
 
@@ -660,6 +680,8 @@ def bench_http():
     try:
         for r in range(CFG["http_rounds"]):
             for who in guests:
+                if QUICK and r and who == "quartz-kvm":
+                    continue    # a quick run takes Quartz's KVM figures once
                 t_round = time.monotonic()
                 # A quick run measures the footprint in its first round only.
                 summary = http_round(who, table, idle, rss0, rss1, r == 0 or not QUICK)
@@ -690,7 +712,7 @@ def http_round(who, table, idle, rss0, rss1, footprint):
             if n >= CFG["conns_for_rss"]:
                 getattr(rss1, d).append(rss_mib(gst.proc.pid))
             else:
-                rss1.extra.setdefault("short", []).append("%s: %d connections in %d s" % (
+                rss1.extra.setdefault("short", []).append("%s (%d connections in %d s)" % (
                     who, n, CFG["conns_seconds"]))
                 say("%s: only %d of %d connections in %d s: no RSS figure" % (
                     who, n, CFG["conns_for_rss"], CFG["conns_seconds"]))
@@ -702,13 +724,18 @@ def http_round(who, table, idle, rss0, rss1, footprint):
                     key = (page, mode, c)
                     mine = [table[key + (m,)] for m in METRICS if key + (m,) in table]
                     if not gst.alive():
-                        say("%s stopped answering before %s %s c%d; console tail:\n%s" %
-                            (who, page, mode, c, tail(gst.log)))
+                        why = gst.diagnose()
+                        say("%s stopped answering before %s %s c%d (%s); console tail:\n%s"
+                            % (who, page, mode, c, why, tail(gst.log)))
+                        events.append("%s stopped answering under load and was rebooted "
+                                      "(%s; logs: build/bench/logs/tap-%s-*.log)" % (
+                                          who, why, who))
                         gst.stop()
                         if not gst.start():
                             for x in mine:
                                 x.failures += 1
                             return ", ".join(summary + ["stopped; no reboot"])
+                        many_connections(2000, 5)    # warm-up again
                     w = wrk(c, mode, path, CFG["wrk_seconds"])
                     # The 1 MiB file may not finish within a short run at 100
                     # connections: its MiB/s (bytes read) still counts, its latency not.
@@ -726,8 +753,10 @@ def http_round(who, table, idle, rss0, rss1, footprint):
                             getattr(table[key + (m,)], d).append(w[m])
                     if not w["requests"]:
                         for x in mine[1:]:
-                            x.extra.setdefault("short", []).append(
-                                "%s: a run with no complete response" % who)
+                            x.extra.setdefault("short", []).append(who)
+                        events.append("%s: no 1 MiB response completed within a %d s run "
+                                      "(MiB/s counted, latency rows left empty)" % (
+                                          who, CFG["wrk_seconds"]))
                     if w["errors"]:
                         x = mine[0]
                         x.extra["socket_errors"] = x.extra.get("socket_errors", 0) + \
@@ -994,21 +1023,28 @@ latency of complete responses. One guest boot per guest per round, the guests in
 
 INTRO = """# Benchmarks
 
-`make bench` measures Quartz against a peer on the same machine: the Linux kernel with
-nginx (Debian's cloud kernel and nginx in an initramfs, booted on the same QEMU microvm
-flags), the floor (a PVH ELF that only prints a line and exits QEMU), and for the host
-stack rows lwIP. Each benchmark runs Quartz and its peer in alternation over several
-rounds; the table gives medians with min–max, and `Quartz/peer` is the ratio of the
-medians (for rows where lower is better, below 1 is Quartz ahead). The machine-readable
-rows are in `build/bench.json` after a run. `scripts/bench/run.py` describes every group;
-`BENCH_QUICK=1 make bench` is a shorter run that leaves this file alone.
+`make bench` (as root: it makes a network namespace and a tap device) measures Quartz
+against a peer on this machine and rewrites everything below the marker: the Linux kernel
+with nginx (Debian's cloud kernel and nginx in an initramfs, on the same QEMU microvm
+flags and memory), the floor (a PVH ELF that prints one line and exits QEMU: QEMU's own
+cost), and lwIP for the host-stack rows. Quartz and its peer run in alternation over
+several rounds; each cell is the median with min–max, `Quartz/peer` the ratio of the
+medians (for rows where lower is better, below 1 is Quartz ahead), and each row carries
+its target from the issue, met (✓) or not (✗). The rows are also in `build/bench.json`;
+`scripts/bench/run.py` explains every group. `BENCH_QUICK=1 make bench` (about 3.5 min)
+leaves this file alone and writes `build/bench/BENCHMARKS.md`.
 
-The Linux peer only boots under TCG here (this machine's /dev/kvm is PVM, a software KVM,
-under which Debian's kernel prints nothing), so Quartz and Linux are compared under TCG
-with the same QEMU flags and memory, and Quartz's KVM figures stand beside them. TCG
-emulates the guest's CPU: absolute figures are far below what either guest does under a
-hardware KVM, and the guest that executes fewer instructions per request wins by more.
+Read the figures with three things in mind. The Linux peer boots only under TCG here (this
+machine's /dev/kvm is PVM, a software KVM, under which Debian's kernel prints nothing), so
+the two guests are compared under TCG, where the guest CPU is emulated and the guest that
+runs fewer instructions per request wins by more than it would on hardware; Quartz's KVM
+column is beside them, and under PVM every exit is expensive. Other jobs may share the
+machine: the load average before and after is recorded with each run. And Problems lists
+what went wrong during the run (a guest that stopped answering, a run with no complete
+response), so a gap in the table has its reason next to it.
 """
+
+
 MARKER = "<!-- Everything below is written by scripts/bench/run.py. -->"
 
 
@@ -1077,13 +1113,15 @@ def problems():
     for r in rows.values():
         if r.failures:
             out.append("%s: %d failed run(s) (see build/bench/logs/)" % (r.name, r.failures))
-        shorts = r.extra.get("short", [])
-        for short in sorted(set(shorts)):
-            n = shorts.count(short)
-            out.append("%s: no figure for %s%s" % (r.name, short, " (×%d)" % n if n > 1 else ""))
+        for short in sorted(set(r.extra.get("short", []))):
+            if r.group != "http":   # the http ones are in `events`, once per wrk run
+                out.append("%s: no figure for %s" % (r.name, short))
         if r.extra.get("socket_errors"):
             out.append("%s: wrk reported %d socket errors over all runs (timeouts count as "
                        "errors)" % (r.name, r.extra["socket_errors"]))
+    for e in sorted(set(events), key=events.index):
+        n = events.count(e)
+        out.append(e + (" (×%d)" % n if n > 1 else ""))
     return out
 
 
