@@ -1015,10 +1015,11 @@ plot '%s' using 1:3:xtic(2) with boxes notitle, 1 notitle
 
 HTTP_NOTE = """`http_<page>_<mode>_c<N>_<metric>_tcg`: wrk (one thread, `--latency`, `--timeout 5s`)
 inside the bench's namespace against the guest at 10.0.0.2 over a tap device, after the
-footprint rows' 10k connections (or a 5 s warm-up) on the same boot; `small` is `GET /` (index.html), `big` `GET /big.bin` (1 MiB, seeded
-random bytes, in both guests' site); `keepalive` or `close` (`-H "Connection: close"`);
-N connections; `rps` requests/s, `mibps` MiB/s read (partial responses count), `p50`/`p99`
-latency of complete responses. One guest boot per guest per round, the guests in turn."""
+footprint rows' 10k connections (or a 5 s warm-up) on the same boot; `small` is `GET /`
+(index.html), `big` `GET /big.bin` (1 MiB, seeded random bytes, in both guests' site);
+`keepalive` or `close` (`-H "Connection: close"`); N connections; `rps` requests/s,
+`mibps` MiB/s read (partial responses count), `p50`/`p99` latency of complete responses.
+One boot per guest per round, the guests in turn (Quartz TCG, Linux TCG, Quartz KVM)."""
 
 
 INTRO = """# Benchmarks
