@@ -52,7 +52,8 @@ modern) global="-global virtio-mmio.force-legacy=false" ;;
 *) die "transport must be legacy or modern, not $transport" ;;
 esac
 
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
 log=$out.log
 rm -f "$out" "$log"
 # shellcheck disable=SC2086 # $global is zero or two words
@@ -88,7 +89,7 @@ if [ $# -gt 0 ]; then
     "$@" || status=$?
 else
     {
-        curl -s -S -o /dev/null "$QUARTZ_URL/" "$QUARTZ_URL/" &&
+        curl -s -S -o /dev/null -o /dev/null "$QUARTZ_URL/" "$QUARTZ_URL/" &&
             curl -s -S -o /dev/null "$QUARTZ_URL/no-such-page" &&
             curl -s -S -I -o /dev/null "$QUARTZ_URL/" &&
             curl -s -S -o /dev/null --compressed "$QUARTZ_URL/"

@@ -22,6 +22,7 @@ import urllib.parse
 import zlib
 from pathlib import Path
 
+from conftest import tap_unavailable  # noqa: F401 - re-exported for test_http_load
 from qemu import ROOT, default_accel, qemu_cmd
 
 # The accelerator of the tests that run once (the core matrix runs under every one):
@@ -254,16 +255,6 @@ def socket_in_netns(netns):
     finally:
         os.close(own)
         os.close(target)
-
-
-def tap_unavailable():
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces and tap devices"
-    if not os.path.exists("/dev/net/tun"):
-        return "no /dev/net/tun on this machine"
-    if not shutil.which("ip"):
-        return "no iproute2 'ip' command"
-    return None
 
 
 class TapHttpGuest(HttpGuest):

@@ -3,13 +3,12 @@ test id), -m 32M: a multi-megabyte download through the impairing relay byte-exa
 arping and HTTP on a tap device, and a capture of a session (scripts/record-session.sh)
 that tshark finds free of malformed frames and bad checksums. The tap and relay tests
 need root, /dev/net/tun and iproute2, and skip, saying which is missing, without them."""
-import re
 import subprocess
 import time
 
 import pytest
 
-from conftest import LINUX_IP, PEER_PORT, RELAY_PORT, STACK_IP, tap_unavailable
+from conftest import LINUX_IP, PEER_PORT, RELAY_PORT, STACK_IP
 from http_guest import (ACCEL, BIG, TEXT, TRANSPORTS, guest_cmd, guest_problems, site_and_kernel,
                         url_path)
 from qemu import ROOT
