@@ -164,6 +164,12 @@ static void tx_commit(void *ctx, uint8_t *frame, size_t len)
 
 const struct net_dev_ops vnet_dev_ops = {.reserve = tx_reserve, .commit = tx_commit};
 
+void vnet_nudge_rx(struct vnet *n)
+{
+    virtq_kick_prepare(&n->rx);
+    virtio_mmio_notify(n->t, VNET_RXQ);
+}
+
 size_t vnet_poll(struct vnet *n, size_t budget)
 {
     size_t done = 0;
@@ -187,8 +193,7 @@ size_t vnet_poll(struct vnet *n, size_t budget)
          * paused, waiting for a notification EVENT_IDX had told us to skip (seen in
          * the integration tests, about one wrk run in ten under TCG). One exit per
          * batch is cheap; a dead NIC is not. */
-        virtq_kick_prepare(&n->rx);
-        virtio_mmio_notify(n->t, VNET_RXQ);
+        vnet_nudge_rx(n);
     }
     reclaim_tx(n);
     return done;

@@ -90,6 +90,10 @@ size_t vnet_mem_bytes(uint16_t queue_size);
  * buffer, DRIVER_OK. Returns VIRTIO_OK or a negative virtio_mmio_err. */
 int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
               const struct vnet_ops *ops, void *ctx);
+/* Tell the device about our receive buffers whether or not it asked to be told: QEMU
+ * 7.2's virtio-net can pause reading its backend with buffers posted (a race between its
+ * I/O thread and our notification), and only a notification resumes it. */
+void vnet_nudge_rx(struct vnet *n);
 /* Deliver up to `budget` received frames; returns how many. Also reclaims TX. */
 size_t vnet_poll(struct vnet *n, size_t budget);
 /* Acknowledge the device's interrupt; returns its cause (VIRTIO_INT_*). A device that
