@@ -35,16 +35,15 @@ static uint64_t from_cpuid15(void)
     return (uint64_t)r[2] * r[1] / r[0];
 }
 
-/* KVM's pvclock: the host tells us how it converts TSC ticks to ns (mul, shift). */
-static uint64_t from_kvmclock(void)
+bool kvmclock_sample(struct kvmclock *k)
 {
     uint32_t r[4];
     cpuid(0x40000000, 0, r);
     if (r[1] != 0x4b4d564b || r[2] != 0x564b4d56 || r[3] != 0x4d) /* "KVMKVMKVM" */
-        return 0;
+        return false;
     cpuid(0x40000001, 0, r);
     if (!(r[0] & (1u << 3))) /* KVM_FEATURE_CLOCKSOURCE2 */
-        return 0;
+        return false;
     static volatile struct {
         uint32_t version, pad0;
         uint64_t tsc_timestamp, system_time;
@@ -55,13 +54,20 @@ static uint64_t from_kvmclock(void)
     wrmsr(0x4b564d01, (uint64_t)(uintptr_t)&pv | 1);
     for (int i = 0; i < 1000000 && (!pv.mul || (pv.version & 1)); i++)
         ;
-    uint32_t mul = pv.mul;
-    int8_t shift = pv.shift;
-    wrmsr(0x4b564d01, 0); /* only needed for calibration */
-    if (!mul)
+    *k = (struct kvmclock){.tsc_timestamp = pv.tsc_timestamp, .system_time = pv.system_time,
+                           .mul = pv.mul, .shift = pv.shift};
+    wrmsr(0x4b564d01, 0); /* read once: nothing keeps it running */
+    return k->mul != 0;
+}
+
+/* KVM's pvclock: the host tells us how it converts TSC ticks to ns (mul, shift). */
+static uint64_t from_kvmclock(void)
+{
+    struct kvmclock k;
+    if (!kvmclock_sample(&k))
         return 0;
-    uint64_t hz = (1000000000ull << 32) / mul;
-    return shift >= 0 ? hz >> shift : hz << -shift;
+    uint64_t hz = (1000000000ull << 32) / k.mul;
+    return k.shift >= 0 ? hz >> k.shift : hz << -k.shift;
 }
 
 /* PIT channel 0 counts down at 1.193182 MHz whatever its gate; poll it for 5 ms: 5966

@@ -14,6 +14,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* One reading of KVM's pvclock (none outside KVM): its TSC-to-ns scale, and the host's
+ * system time (ns) at a TSC stamp. The TSC rate and the wall clock both come from it. */
+struct kvmclock {
+    uint64_t tsc_timestamp, system_time;
+    uint32_t mul;
+    int8_t shift;
+};
+bool kvmclock_sample(struct kvmclock *k);
+
 void clock_init(void);
 uint64_t clock_ns(void);
 /* Fire VEC_TIMER at `deadline` (ns); UINT64_MAX disarms. A past deadline fires at once. */

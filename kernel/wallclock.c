@@ -65,31 +65,16 @@ static uint64_t from_cmos(void)
  * kvmclock's system time says how far we are past it. */
 static uint64_t from_kvm_ns(void)
 {
-    uint32_t r[4];
-    cpuid(0x40000000, 0, r);
-    if (r[1] != 0x4b4d564b || r[2] != 0x564b4d56 || r[3] != 0x4d)
-        return 0;
-    cpuid(0x40000001, 0, r);
-    if (!(r[0] & (1u << 3)))
-        return 0;
     static volatile struct {
         uint32_t version, sec, nsec;
     } wc;
-    static volatile struct {
-        uint32_t version, pad0;
-        uint64_t tsc_timestamp, system_time;
-        uint32_t mul;
-        int8_t shift;
-        uint8_t flags, pad[2];
-    } __attribute__((aligned(64))) pv;
-    wrmsr(0x4b564d00, (uint64_t)(uintptr_t)&wc);
-    wrmsr(0x4b564d01, (uint64_t)(uintptr_t)&pv | 1);
-    for (int i = 0; i < 1000000 && (!pv.mul || (pv.version & 1)); i++)
-        ;
-    uint64_t delta = rdtsc() - pv.tsc_timestamp;
-    delta = pv.shift >= 0 ? delta << pv.shift : delta >> -pv.shift;
-    uint64_t system = pv.system_time + (uint64_t)(((unsigned __int128)delta * pv.mul) >> 32);
-    wrmsr(0x4b564d01, 0);
+    struct kvmclock k;
+    if (!kvmclock_sample(&k))
+        return 0;
+    wrmsr(0x4b564d00, (uint64_t)(uintptr_t)&wc); /* the host fills it at once */
+    uint64_t delta = rdtsc() - k.tsc_timestamp;
+    delta = k.shift >= 0 ? delta << k.shift : delta >> -k.shift;
+    uint64_t system = k.system_time + (uint64_t)(((unsigned __int128)delta * k.mul) >> 32);
     if (!wc.sec)
         return 0;
     return (uint64_t)wc.sec * 1000000000ull + wc.nsec + system;
