@@ -232,6 +232,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "relay: %s (needs root and /dev/net/tun)\n", err);
         return 1;
     }
+    if (tap_wait_running(tap, 3000) < 0)
+        fprintf(stderr, "relay: %s: link not up after 3 s; first frames may be lost\n", tap);
     int udp_fd = udplink_open(local, remote, err, sizeof(err));
     if (udp_fd < 0) {
         fprintf(stderr, "relay: %s\n", err);

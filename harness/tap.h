@@ -8,4 +8,8 @@
 /* Returns an fd, or -1 with a message in err. */
 int tap_open(const char *name, char *err, size_t errlen);
 
+/* Wait until Linux will deliver frames on the attached tap (operstate "up"): 0, or -1
+ * after timeout_ms. Call after tap_open. */
+int tap_wait_running(const char *name, int timeout_ms);
+
 #endif

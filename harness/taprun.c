@@ -240,6 +240,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "taprun: %s (needs root and /dev/net/tun)\n", err);
             return 1;
         }
+        if (tap_wait_running(tap, 3000) < 0)
+            fprintf(stderr, "taprun: %s: link not up after 3 s; first frames may be lost\n", tap);
     }
     r.mono0 = clock_ns(CLOCK_MONOTONIC);
     r.real0 = clock_ns(CLOCK_REALTIME);
