@@ -95,8 +95,9 @@ static void net_task(void *arg)
     node_start(n->node, now); /* gratuitous ARP */
     if (n->gateway && node_ping(n->node, n->gateway, 1, 56, now) == 0)
         n->pinged = true;
-    /* Receive watchdog: after a quiet spell, nudge the device (vnet_nudge_rx), at 0.1 s
-     * then backing off to 1.6 s, so a device that paused with buffers posted resumes. */
+    /* Watchdog: after a quiet spell, nudge the device (vnet_nudge), at 0.1 s then backing
+     * off to 1.6 s, so a device that missed a notification resumes. vnet_poll already
+     * catches the lost TX kick we know of; this is for the ones we do not. */
     uint64_t nudge_every = NUDGE_MIN_NS, next_nudge = now + nudge_every;
     for (;;) {
         size_t got = vnet_poll(&n->vnet, RX_BUDGET);
@@ -105,7 +106,7 @@ static void net_task(void *arg)
             nudge_every = NUDGE_MIN_NS;
             next_nudge = now + nudge_every;
         } else if (now >= next_nudge) {
-            vnet_nudge_rx(&n->vnet);
+            vnet_nudge(&n->vnet);
             nudge_every = nudge_every * 2 > NUDGE_MAX_NS ? NUDGE_MAX_NS : nudge_every * 2;
             next_nudge = now + nudge_every;
         }

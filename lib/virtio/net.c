@@ -58,6 +58,12 @@ static void kick(struct vnet *n, struct virtq *q, uint16_t index)
     }
 }
 
+static void kick_if_stalled(struct vnet *n, struct virtq *q, uint16_t index)
+{
+    if (virtq_device_stalled(q))
+        virtio_mmio_notify(n->t, index);
+}
+
 /* `initial`: the first reading at init is a state, not a change. */
 static void read_link(struct vnet *n, bool initial)
 {
@@ -137,6 +143,7 @@ static uint8_t *tx_reserve(void *ctx, size_t len)
             reclaim_tx(n); /* lazily: only when the free list runs dry */
         if (!n->n_tx_free) {
             n->stats.tx_full++;
+            kick_if_stalled(n, &n->tx, VNET_TXQ); /* the ring drains only if it moves */
             return NULL;
         }
         n->reserved = n->tx_free[--n->n_tx_free];
@@ -164,10 +171,15 @@ static void tx_commit(void *ctx, uint8_t *frame, size_t len)
 
 const struct net_dev_ops vnet_dev_ops = {.reserve = tx_reserve, .commit = tx_commit};
 
-void vnet_nudge_rx(struct vnet *n)
+void vnet_nudge(struct vnet *n)
 {
     virtq_kick_prepare(&n->rx);
     virtio_mmio_notify(n->t, VNET_RXQ);
+    if (virtq_inflight(&n->tx)) {
+        virtq_kick_prepare(&n->tx);
+        virtio_mmio_notify(n->t, VNET_TXQ);
+    }
+    n->stats.nudges++;
 }
 
 size_t vnet_poll(struct vnet *n, size_t budget)
@@ -187,15 +199,10 @@ size_t vnet_poll(struct vnet *n, size_t budget)
         post_rx(n, i);
         done++;
     }
-    if (done) {
-        /* Refilled receive buffers are always announced, suppression or not. Under load
-         * QEMU's virtio-net stalled for good with 255 buffers posted and its tap reads
-         * paused, waiting for a notification EVENT_IDX had told us to skip (seen in
-         * the integration tests, about one wrk run in ten under TCG). One exit per
-         * batch is cheap; a dead NIC is not. */
-        vnet_nudge_rx(n);
-    }
+    if (done)
+        kick(n, &n->rx, VNET_RXQ);
     reclaim_tx(n);
+    kick_if_stalled(n, &n->tx, VNET_TXQ);
     return done;
 }
 

@@ -74,6 +74,7 @@ static void restart(struct virtq *q)
     q->inflight = 0;
     q->avail_idx = 0;
     q->avail_published = 0;
+    q->notified_event = VIRTQ_NONE; /* told nothing yet (the device starts at 0) */
     q->last_used = 0;
     q->avail_flags = 0;
     q->interrupts = true;
@@ -159,6 +160,25 @@ int virtq_add(struct virtq *q, const struct virtq_buf *bufs, size_t n_out, size_
     return VIRTQ_OK;
 }
 
+/*
+ * A device whose used idx has reached its own avail_event, while our published idx is
+ * past it, has finished everything it asked to hear about and is idle with chains
+ * waiting: it owes itself a notification that the event index arithmetic says we need
+ * not send. Real devices get here. QEMU 7.2's virtqueue_split_pop stores avail_event and
+ * then re-reads avail->idx with no full barrier between, so when our idx store races its
+ * last pop both sides read the other's old value: it goes idle, we skip the kick, and
+ * no later kick crosses the stale avail_event (a virtio-net TX queue froze with 256
+ * frames posted, under wrk load). The spec lets a driver notify whenever it likes. Once
+ * per avail_event value: a device told at this avail_event has not run since (QEMU
+ * leaves avail_event alone while a notified queue waits for its bottom half), and
+ * telling it again only costs an exit.
+ */
+static bool device_idle_behind(const struct virtq *q, uint16_t event)
+{
+    return event != q->avail_published && event != q->notified_event &&
+           load16(&q->used->idx) == event;
+}
+
 bool virtq_kick_prepare(struct virtq *q)
 {
     uint16_t old_idx = q->avail_published;
@@ -181,15 +201,36 @@ bool virtq_kick_prepare(struct virtq *q)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     bool notify;
-    if (q->event_idx) /* 2.7.10: notify only when the idx crossed avail_event */
-        notify = virtq_need_event(load16(virtq_avail_event(q->used, q->size)), new_idx, old_idx);
-    else
+    if (q->event_idx) { /* 2.7.10: notify only when the idx crossed avail_event */
+        uint16_t event = load16(virtq_avail_event(q->used, q->size));
+        notify = virtq_need_event(event, new_idx, old_idx);
+        if (!notify && device_idle_behind(q, event)) {
+            notify = true;
+            q->stats.stall_kicks++;
+        }
+        if (notify)
+            q->notified_event = event;
+    } else {
         notify = !(load16(&q->used->flags) & VIRTQ_USED_F_NO_NOTIFY);
+    }
     if (notify)
         q->stats.notify++;
     else
         q->stats.suppressed++;
     return notify;
+}
+
+bool virtq_device_stalled(struct virtq *q)
+{
+    if (!q->event_idx || q->broken || q->avail_published == q->last_used)
+        return false; /* nothing published is outstanding */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* our idx store before the device's words */
+    uint16_t event = load16(virtq_avail_event(q->used, q->size));
+    if (!device_idle_behind(q, event))
+        return false;
+    q->notified_event = event;
+    q->stats.stall_kicks++;
+    return true;
 }
 
 /* Chains published and not yet returned: the most completions the device may owe us. */

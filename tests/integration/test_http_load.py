@@ -13,7 +13,6 @@ which the guest answers each request ~20 ms late (about 50 requests/s, measured 
 bench`: BENCHMARKS.md), so 200 clients time out. That is a known open problem, not
 something these tests should hide or wait out; the functional tests still run under
 both accelerators (test_http_files.py, test_http_features.py)."""
-import os
 import re
 import shutil
 import socket
@@ -32,18 +31,8 @@ def site():
     return site_and_kernel()
 
 
-# Open bug: under sustained load the guest's NIC can stall for good (QEMU's virtio-net
-# pauses reading its tap with 255 receive buffers posted; neither an unconditional
-# receive notification nor a watchdog nudge has cured it yet). Until it is found, these
-# tests run on request, and say so when they do not.
-LOAD_TESTS = os.environ.get("QUARTZ_LOAD_TESTS") == "1"
-
-
 @pytest.fixture(scope="module", params=["tcg"])
 def guest(request, site):
-    if not LOAD_TESTS:
-        pytest.skip("load tests are opt-in (QUARTZ_LOAD_TESTS=1) while the guest's NIC can "
-                    "stall under sustained load: an open bug, see the module comment")
     why = tap_unavailable()
     if why:
         pytest.skip(why)

@@ -64,6 +64,7 @@ struct vnet_stats {
     uint64_t irqs;
     uint64_t link_changes;
     uint64_t resets; /* recoveries from DEVICE_NEEDS_RESET (or vnet_reset calls) */
+    uint64_t nudges; /* vnet_nudge calls: the watchdog found the device quiet */
 };
 
 struct vnet {
@@ -90,11 +91,12 @@ size_t vnet_mem_bytes(uint16_t queue_size);
  * buffer, DRIVER_OK. Returns VIRTIO_OK or a negative virtio_mmio_err. */
 int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
               const struct vnet_ops *ops, void *ctx);
-/* Tell the device about our receive buffers whether or not it asked to be told: QEMU
- * 7.2's virtio-net can pause reading its backend with buffers posted (a race between its
- * I/O thread and our notification), and only a notification resumes it. */
-void vnet_nudge_rx(struct vnet *n);
-/* Deliver up to `budget` received frames; returns how many. Also reclaims TX. */
+/* Notify both queues (TX only with frames in flight) whether or not the device asked to
+ * be: a watchdog for a quiet device, in case it missed a notification in a way
+ * virtq_device_stalled cannot see. Never harmful; costs two exits. */
+void vnet_nudge(struct vnet *n);
+/* Deliver up to `budget` received frames; returns how many. Also reclaims TX, and
+ * notifies a TX queue that stalled behind its avail_event (virtq_device_stalled). */
 size_t vnet_poll(struct vnet *n, size_t budget);
 /* Acknowledge the device's interrupt; returns its cause (VIRTIO_INT_*). A device that
  * reports DEVICE_NEEDS_RESET is reset and brought up again here (vnet_reset). */

@@ -196,6 +196,7 @@ struct virtq_stats {
     uint64_t completed;  /* chains returned by virtq_get_used */
     uint64_t notify;     /* virtq_kick_prepare said notify */
     uint64_t suppressed; /* virtq_kick_prepare published something and said do not */
+    uint64_t stall_kicks; /* notifications for a device idle behind its avail_event */
     uint64_t full;       /* virtq_add refused with VIRTQ_ENOBUFS */
     uint64_t bad_id;     /* used entries naming a descriptor >= size (dropped) */
     uint64_t stale_id;   /* used entries naming no chain in flight, e.g. twice (dropped) */
@@ -219,6 +220,7 @@ struct virtq {
     uint32_t inflight;        /* chains added and not yet returned */
     uint16_t avail_idx;       /* next available ring entry to fill */
     uint16_t avail_published; /* avail->idx as last written by kick_prepare */
+    uint16_t notified_event;  /* EVENT_IDX: the avail_event we read when we last notified */
     uint16_t last_used;       /* next used ring entry to consume */
     uint16_t avail_flags;     /* what we last wrote to avail->flags */
     bool interrupts;          /* the driver wants used-buffer notifications */
@@ -246,6 +248,12 @@ int virtq_add(struct virtq *q, const struct virtq_buf *bufs, size_t n_out, size_
  * (EVENT_IDX: the new idx crossed avail_event; otherwise used.flags lacks NO_NOTIFY).
  * False when nothing new was added. */
 bool virtq_kick_prepare(struct virtq *q);
+/* EVENT_IDX only: true when the device looks idle (its used idx equals its avail_event)
+ * while chains we published wait past that point: notify it, whatever suppression says.
+ * Devices can miss a notification by racing our idx store (see virtq.c); call this where
+ * a driver would otherwise wait on the device, e.g. with its TX ring full or before
+ * sleeping. */
+bool virtq_device_stalled(struct virtq *q);
 /* The next completed chain: its cookie, with the bytes the device wrote in *len (may be
  * NULL). Its descriptors are free again. NULL when nothing is pending. */
 void *virtq_get_used(struct virtq *q, uint32_t *len);
