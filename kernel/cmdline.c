@@ -100,6 +100,10 @@ static int word(struct cmdline *c, const char *w, int len)
             c->selftest = true;
             return WORD_OK;
         }
+        if (key_is(w, klen, "costs")) {
+            c->costs = true;
+            return WORD_OK;
+        }
         return WORD_UNKNOWN;
     }
     if (key_is(w, klen, "ip")) {

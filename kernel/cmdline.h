@@ -40,6 +40,7 @@ struct cmdline {
     bool debug;
     bool selftest;
     bool selftest_fail;
+    bool costs; /* measure what the machine charges for each privileged operation */
     bool panic_test;
     bool panic_stack;
     struct cmdline_mmio mmio[CMDLINE_MAX_MMIO];

@@ -7,6 +7,7 @@
 #include "arch.h"
 #include "clock.h"
 #include "cmdline.h"
+#include "costs.h"
 #include "devices.h"
 #include "exit.h"
 #include "mem.h"
@@ -76,9 +77,9 @@ void kmain(uint32_t start_info_paddr)
 
     mem_init(si);                   /* page allocator over the boot memory map */
     paging_init();                  /* identity map of all RAM, NX data */
-    klog("memory", "%lu MiB RAM, %lu MiB free in %lu ranges, %s pages%s",
+    klog("memory", "%lu MiB RAM, %lu MiB free in %lu ranges, %s pages%s, %s",
          mem_ram_bytes() >> 20, mem_stats()->total_bytes >> 20, mem_stats()->regions,
-         paging_page_size(), paging_nx() ? ", NX" : "");
+         paging_page_size(), paging_nx() ? ", NX" : "", paging_ram_type());
     apic_init();                    /* LAPIC on, 8259 masked, I/O APIC entries masked */
     clock_init();                   /* TSC frequency, LAPIC timer calibration */
     task_init();                    /* scheduler: this boot context becomes the idle task */
@@ -98,6 +99,8 @@ void kmain(uint32_t start_info_paddr)
     klog("boot", "ready in %lu.%03lu ms from entry", boot_ns / 1000000, boot_ns / 1000 % 1000);
     if (cmd.selftest)
         selftest_run(cmd.selftest_fail);
+    if (cmd.costs)
+        costs_report(&devices);
     wallclock_init();               /* time of day for Date headers, if the machine has one */
     net_start(&cmd, &devices);      /* NIC + netstack + web server in their own task */
     /* Idle: halt until the next deadline or interrupt. With nothing pending no alarm is

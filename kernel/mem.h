@@ -53,6 +53,8 @@ uint64_t mem_ram_bytes(void);
 void paging_init(void);
 bool paging_nx(void);
 const char *paging_page_size(void);
+/* How RAM is cached, for the boot log: "write-back", and what it was if we changed it. */
+const char *paging_ram_type(void);
 
 /* A stack of `pages` pages with a guard page below; returns its top, or 0. */
 uint64_t stack_alloc(size_t pages);

@@ -36,7 +36,8 @@ def test_boot_log_has_a_line_per_subsystem(guest, accel):
     for line in [r"^cmdline: \"ip=10\.0\.0\.9/16 gw=10\.0\.0\.1 port=8080",
                  r"^cmdline: unknown key, ignored: colour=blue$",
                  r"^cmdline: bad value, ignored: port=99999$",
-                 r"^memory: 127 MiB RAM, \d+ MiB free in \d+ ranges, (2 MiB|1 GiB) pages",
+                 r"^memory: 127 MiB RAM, \d+ MiB free in \d+ ranges, (2 MiB|1 GiB) pages.*"
+                 r", write-back",
                  r"^interrupts: local APIC id 0, 2 I/O APIC\(s\) with 48 GSIs, 8259 masked$",
                  r"^timer: tsc [\d.]+ MHz \((cpuid|kvmclock|pit)\).*lapic timer [\d.]+ MHz$",
                  r"^devices: 24 virtio-mmio transports \(ACPI layout\), 0 devices, no network",
@@ -60,6 +61,21 @@ def test_selftests_pass_and_exit_with_status_1(accel):
     print("%s: a task that never yields was preempted after %d us" % (accel, preempted))
     assert re.search(r"^selftest: \d+ checks, 0 failed$", log, re.M), log
     assert status == 1, log
+
+
+@pytest.mark.parametrize("accel", accels())
+def test_costs_reports_what_each_privileged_operation_costs_then_serves(guest, accel):
+    g = guest(accel, "costs", extra=["-netdev", "user,id=n0", "-device",
+                                     "virtio-net-device,netdev=n0"])
+    log = g.wait_for("http: serving")
+    costs = dict(re.findall(r"^costs: ([^:]+): ([\d.]+) ns$", log, re.M))
+    for op in ("4 KiB memcpy", "4096 multiply-adds", "rdtsc", "cli; sti", "pushf; cli; popf",
+               "LAPIC register read", "LAPIC register write", "I/O port write",
+               "virtio-mmio read", "virtio-mmio write", "timer interrupt wake"):
+        assert op in costs and float(costs[op]) > 0, "no figure for %r in:\n%s" % (op, log)
+    print("%s: %s" % (accel, ", ".join("%s %s ns" % kv for kv in costs.items())))
+    # A halt woken by the timer includes the interrupt: never cheaper than reading a clock.
+    assert float(costs["timer interrupt wake"]) > float(costs["rdtsc"]), log
 
 
 @pytest.mark.parametrize("accel", accels())

@@ -33,7 +33,7 @@ Test(cmdline, defaults_are_qemu_user_networking)
     cr_assert_eq(c.prefix_len, 24);
     cr_assert_eq(c.gw, 0x0a000202);
     cr_assert_eq(c.port, 80);
-    cr_assert(!c.debug && !c.selftest && !c.panic_test);
+    cr_assert(!c.debug && !c.selftest && !c.panic_test && !c.costs);
     cr_assert_eq(w.n, 0);
 }
 
@@ -41,12 +41,12 @@ Test(cmdline, parses_every_key)
 {
     struct warnings w;
     struct cmdline c = parse("  ip=192.168.7.20/16\tgw=192.168.0.1 port=8080 log=debug "
-                             "selftest panic=test ", &w);
+                             "selftest panic=test costs ", &w);
     cr_assert_eq(c.ip, 0xc0a80714);
     cr_assert_eq(c.prefix_len, 16);
     cr_assert_eq(c.gw, 0xc0a80001);
     cr_assert_eq(c.port, 8080);
-    cr_assert(c.debug && c.selftest && c.panic_test);
+    cr_assert(c.debug && c.selftest && c.panic_test && c.costs);
     cr_assert(!c.selftest_fail && !c.panic_stack);
     cr_assert_eq(w.n, 0, "%s", w.last);
 }

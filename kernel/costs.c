@@ -1,0 +1,74 @@
+#include "costs.h"
+
+#include <string.h>
+
+#include "apic.h"
+#include "arch.h"
+#include "clock.h"
+#include "printk.h"
+#include "virtio/mmio.h"
+
+#define ROUNDS 200
+
+static uint64_t base; /* the NIC's registers, or 0 without one */
+static uint8_t copy_src[4096], copy_dst[4096];
+static volatile uint64_t sink;
+
+static void op_rdtsc(void) { (void)rdtsc(); }
+static void op_cli_sti(void) { cli(); sti(); }
+static void op_irq_save(void) { irq_restore(irq_save()); }
+static void op_lapic_read(void) { (void)apic_timer_current(); }
+static void op_lapic_write(void) { apic_timer_oneshot(0); }
+static void op_port(void) { outb(0x80, 0); } /* the POST port: nobody listens */
+static void op_mmio_read(void) { (void)mmio_read32(base + VIRTIO_MMIO_MAGIC); }
+static void op_mmio_write(void) { mmio_write32(base + VIRTIO_MMIO_QUEUE_SEL, 0); }
+
+static void op_copy_4k(void) { memcpy(copy_dst, copy_src, sizeof(copy_dst)); }
+
+/* 4096 dependent adds: what the CPU does between traps, for scale. */
+static void op_add_4k(void)
+{
+    uint64_t x = sink;
+    for (int i = 0; i < 4096; i++)
+        x = x * 3 + 1;
+    sink = x;
+}
+
+/* The LAPIC timer armed for one tick, then halted on: what waking from idle costs. */
+static void op_timer_wake(void)
+{
+    apic_timer_oneshot(1);
+    sti_hlt();
+    cli();
+}
+
+static void measure(const char *name, void (*op)(void))
+{
+    op(); /* the first may fault in a page or a translation */
+    uint64_t t0 = clock_ns();
+    for (int i = 0; i < ROUNDS; i++)
+        op();
+    uint64_t ns = (clock_ns() - t0) * 10 / ROUNDS; /* tenths of a ns */
+    klog("costs", "%s: %lu.%lu ns", name, ns / 10, ns % 10);
+}
+
+void costs_report(const struct device_list *devices)
+{
+    uint64_t flags = irq_save();
+    cli();
+    measure("4 KiB memcpy", op_copy_4k);
+    measure("4096 multiply-adds", op_add_4k);
+    measure("rdtsc", op_rdtsc);
+    measure("cli; sti", op_cli_sti);
+    measure("pushf; cli; popf", op_irq_save);
+    measure("LAPIC register read", op_lapic_read);
+    measure("LAPIC register write", op_lapic_write);
+    measure("I/O port write", op_port);
+    base = devices->n ? devices->dev[0].base : 0;
+    if (base) {
+        measure("virtio-mmio read", op_mmio_read);
+        measure("virtio-mmio write", op_mmio_write);
+    }
+    measure("timer interrupt wake", op_timer_wake);
+    irq_restore(flags);
+}
