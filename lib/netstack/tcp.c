@@ -118,6 +118,32 @@ static uint32_t index_of(const struct tcp *tcp, const struct tcp_conn *c)
     return (uint32_t)(c - tcp->conns);
 }
 
+/* The open connections are linked, so that the timer walk visits them and not the whole
+ * table: under a hypervisor that emulates each instruction (this machine's PVM) a walk of
+ * 4000 mostly idle slots per due timer was a tenth of a request's time. */
+static void live_link(struct tcp *tcp, struct tcp_conn *c)
+{
+    uint32_t me = index_of(tcp, c) + 1;
+    c->live_prev = 0;
+    c->live_next = tcp->live_head;
+    if (tcp->live_head)
+        tcp->conns[tcp->live_head - 1].live_prev = me;
+    tcp->live_head = me;
+}
+
+static void live_unlink(struct tcp *tcp, struct tcp_conn *c)
+{
+    if (tcp->walk_next == index_of(tcp, c) + 1)
+        tcp->walk_next = c->live_next; /* freed under tcp_poll's feet: it skips to the next */
+    if (c->live_prev)
+        tcp->conns[c->live_prev - 1].live_next = c->live_next;
+    else
+        tcp->live_head = c->live_next;
+    if (c->live_next)
+        tcp->conns[c->live_next - 1].live_prev = c->live_prev;
+    c->live_prev = c->live_next = 0;
+}
+
 static bool is_tuple(const struct tcp_conn *c, net_ip4 rip, uint16_t lport, uint16_t rport)
 {
     return c->state != TCP_CLOSED && c->remote_ip == rip && c->local_port == lport &&
@@ -246,6 +272,7 @@ struct tcp_conn *tcp_conn_new(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint
     uint32_t *bucket = &tcp->buckets[bucket_of(tcp, rip, lport, rport)];
     c->hash_next = *bucket;
     *bucket = index_of(tcp, c) + 1;
+    live_link(tcp, c);
     tcp->n_used++;
     tcp->stats.opened++;
     return c;
@@ -272,6 +299,7 @@ void tcp_conn_free(struct tcp *tcp, struct tcp_conn *c, enum tcp_close_reason wh
         tcp->ops->event(tcp->ctx, c, TCP_EV_CLOSED, c->user);
     tcp_set_state(tcp, c, TCP_CLOSED, c->state_since);
     hash_remove(tcp, c);
+    live_unlink(tcp, c);
     c->gen++;
     c->flags = 0;
     c->user = NULL;

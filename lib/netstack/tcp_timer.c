@@ -158,10 +158,11 @@ void tcp_poll(struct tcp *tcp, uint64_t now)
     /* Timers armed while we walk (by a callback opening a connection) lower this. */
     tcp->next_deadline = UINT64_MAX;
     uint64_t next = UINT64_MAX;
-    for (uint32_t i = 0; i < tcp->cfg.n_conns; i++) {
-        struct tcp_conn *c = &tcp->conns[i];
-        if (c->state == TCP_CLOSED)
-            continue;
+    /* Connections opened by a callback join at the head, behind us, and lower
+     * next_deadline themselves; one freed ahead of us moves walk_next on (live_unlink). */
+    for (uint32_t i = tcp->live_head; i; i = tcp->walk_next) {
+        struct tcp_conn *c = &tcp->conns[i - 1];
+        tcp->walk_next = c->live_next;
         uint32_t gen = c->gen;
         if (due(c->rtx_at, now)) {
             c->rtx_at = 0;
@@ -186,6 +187,7 @@ void tcp_poll(struct tcp *tcp, uint64_t now)
                 next = t;
         }
     }
+    tcp->walk_next = 0;
     if (next < tcp->next_deadline)
         tcp->next_deadline = next;
 }

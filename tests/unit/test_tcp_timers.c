@@ -634,3 +634,62 @@ Test(tcp_timer, keepalive_unanswered_probes_abort_with_timeout)
     expect_nothing(&tb);
     testbed_free(&tb);
 }
+
+/* ---- The timer walk visits open connections only, whatever callbacks do meanwhile ---- */
+
+struct walk_rig {
+    struct tcp tcp;
+    struct tcp_conn *victim; /* aborted by the callback when the first one times out */
+    unsigned closed, sent;
+};
+
+static int walk_send(void *ctx, const struct ipv4_tx *tx, const struct net_iov *iov, size_t n,
+                     uint64_t now)
+{
+    (void)tx, (void)iov, (void)n, (void)now;
+    ((struct walk_rig *)ctx)->sent++; /* every SYN vanishes: nobody answers */
+    return 0;
+}
+
+static void walk_event(void *ctx, struct tcp_conn *c, enum tcp_event ev, void *user)
+{
+    (void)user;
+    struct walk_rig *r = ctx;
+    if (ev != TCP_EV_CLOSED)
+        return;
+    r->closed++;
+    if (r->victim && r->victim != c) {
+        struct tcp_conn *v = r->victim;
+        r->victim = NULL;
+        tcp_abort(&r->tcp, v, 0); /* the connection the walk would visit next */
+    }
+}
+
+Test(tcp_timer, a_callback_that_frees_the_next_connection_does_not_derail_the_timer_walk)
+{
+    static struct walk_rig r;
+    static uint8_t mem[TCP_MEM(16, 4096, 4096)];
+    static const struct tcp_ops ops = {.send = walk_send, .event = walk_event};
+    struct tcp_cfg cfg = {.addr = US, .seed = 7, .mss = 1460, .mem = mem,
+                          .mem_len = sizeof(mem), .n_conns = 16, .rx_size = 4096,
+                          .tx_size = 4096, .syn_retries = 1};
+    cr_assert_eq(tcp_init(&r.tcp, &cfg, &ops, &r, 0), NET_OK);
+    struct tcp_conn *c[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = tcp_connect(&r.tcp, PEER, 80, (uint16_t)(5000 + i), NULL, 0, NULL);
+        cr_assert_not_null(c[i]);
+    }
+    /* Opened last, visited first: c[3] times out first and its callback aborts c[2]. */
+    r.victim = c[2];
+    uint64_t now = 0;
+    for (int round = 0; round < 10 && r.tcp.n_used; round++) {
+        now = tcp_next_deadline(&r.tcp);
+        cr_assert_neq(now, UINT64_MAX, "open connections with no timer: %u", r.tcp.n_used);
+        tcp_poll(&r.tcp, now);
+    }
+    cr_assert_eq(r.tcp.n_used, 0, "every connection timed out or was aborted");
+    cr_assert_eq(r.closed, 3, "three timed out; the aborted one gets no event (a verb)");
+    cr_assert_eq(r.tcp.live_head, 0, "nothing left linked");
+    cr_assert_eq(r.tcp.walk_next, 0);
+    cr_assert_eq(tcp_next_deadline(&r.tcp), UINT64_MAX);
+}

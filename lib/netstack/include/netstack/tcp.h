@@ -148,6 +148,7 @@ struct tcp_conn {
     net_ip4 local_ip, remote_ip;
     uint16_t local_port, remote_port;
     uint32_t hash_next; /* index + 1 of the next connection in its bucket, 0: none */
+    uint32_t live_prev, live_next; /* index + 1 of the neighbours among the open, 0: none */
     uint32_t gen;       /* bumped when the slot is freed: tells a callback its conn died */
     void *user;
 
@@ -314,6 +315,8 @@ struct tcp {
     uint32_t *buckets; /* index + 1 of the first connection, 0: empty */
     uint32_t n_buckets; /* power of two */
     uint32_t n_used;
+    uint32_t live_head; /* index + 1 of an open connection: all of them are linked from it */
+    uint32_t walk_next; /* index + 1 of the next one tcp_poll visits, 0 outside tcp_poll */
     uint32_t free_hint;
     uint32_t last_hit; /* index of the connection tcp_lookup found last */
     uint64_t secret[2]; /* SipHash key for ISNs and cookies */
