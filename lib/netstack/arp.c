@@ -70,6 +70,7 @@ int arp_init(struct arp *arp, const struct arp_cfg *cfg, const struct arp_ops *o
     if (cfg->n_pending)
         memset(cfg->pending, 0, cfg->n_pending * sizeof(*cfg->pending));
     arp->flush_at = UINT64_MAX;
+    arp->entries_due = UINT64_MAX;
     arp->ops = ops;
     arp->ctx = ctx;
     return NET_OK;
@@ -174,6 +175,16 @@ static void flush_queued(struct arp *arp, const struct arp_entry *e, uint64_t no
     }
 }
 
+
+/* entries_due is a lower bound on every entry's deadline, so that neither arp_poll nor
+ * arp_next_deadline walks the table on each call (the stack asks for its next deadline
+ * every time round the loop; the walk was a visible share of the receive path). */
+static void set_deadline(struct arp *arp, struct arp_entry *e, uint64_t when)
+{
+    e->deadline = when;
+    if (when < arp->entries_due)
+        arp->entries_due = when;
+}
 static void confirm(struct arp *arp, struct arp_entry *e, const struct net_mac *mac, uint64_t now)
 {
     bool was_incomplete = e->state == ARP_INCOMPLETE;
@@ -182,7 +193,7 @@ static void confirm(struct arp *arp, struct arp_entry *e, const struct net_mac *
     e->tries = 0;
     e->confirmed = now;
     e->next_probe = now;
-    e->deadline = now + arp->cfg.reachable_ns;
+    set_deadline(arp, e, now + arp->cfg.reachable_ns);
     if (was_incomplete)
         flush_queued(arp, e, now);
 }
@@ -254,7 +265,7 @@ void arp_input(struct arp *arp, const uint8_t *buf, size_t len, uint64_t now)
 static void request(struct arp *arp, struct arp_entry *e, uint64_t now)
 {
     e->tries++;
-    e->deadline = now + arp->cfg.retry_ns;
+    set_deadline(arp, e, now + arp->cfg.retry_ns);
     if (send_arp(arp, ARP_OP_REQUEST, &mac_broadcast, &mac_zero, e->ip))
         arp->stats.tx_requests++;
 }
@@ -362,6 +373,9 @@ void arp_poll(struct arp *arp, uint64_t now)
         }
         arp->announce_at = now + arp->cfg.announce_interval_ns;
     }
+    if (!retry && now < arp->entries_due)
+        return;
+    arp->entries_due = UINT64_MAX; /* lowered again by the retries below (set_deadline) */
     for (size_t i = 0; i < arp->cfg.n_entries; i++) {
         struct arp_entry *e = &arp->cfg.entries[i];
         if (e->state == ARP_FREE || now < e->deadline) {
@@ -379,6 +393,11 @@ void arp_poll(struct arp *arp, uint64_t now)
             request(arp, e, now);
         }
     }
+    for (size_t i = 0; i < arp->cfg.n_entries; i++) {
+        const struct arp_entry *e = &arp->cfg.entries[i];
+        if (e->state != ARP_FREE && e->deadline < arp->entries_due)
+            arp->entries_due = e->deadline;
+    }
 }
 
 uint64_t arp_next_deadline(const struct arp *arp)
@@ -386,12 +405,7 @@ uint64_t arp_next_deadline(const struct arp *arp)
     uint64_t d = arp->announce_left ? arp->announce_at : UINT64_MAX;
     if (arp->flush_at < d)
         d = arp->flush_at;
-    for (size_t i = 0; i < arp->cfg.n_entries; i++) {
-        const struct arp_entry *e = &arp->cfg.entries[i];
-        if (e->state != ARP_FREE && e->deadline < d)
-            d = e->deadline;
-    }
-    return d;
+    return arp->entries_due < d ? arp->entries_due : d;
 }
 
 bool arp_lookup(const struct arp *arp, net_ip4 ip, struct net_mac *mac)

@@ -1079,6 +1079,14 @@ Test(arp, next_deadline_tracks_retries_announcements_and_expiry)
     lab_output(&l, PEER_IP, 1, 30, T0);
     cr_assert_eq(arp_next_deadline(&l.arp), T0 + 1 * SEC, "first retry");
     lab_rx(&l, T0 + 10 * MS, ARP_OP_REPLY, &fr_mac_peer, PEER_IP, OUR_IP);
+    while (lab_next(&l))
+        ; /* the queued packet, now sent */
+    /* The reply moved the entry's deadline out; the answer may still be the retry's
+     * time, never later. A poll then does nothing and makes it exact. */
+    cr_assert_leq(arp_next_deadline(&l.arp), T0 + 1 * SEC);
+    arp_poll(&l.arp, arp_next_deadline(&l.arp));
+    cr_assert_null(lab_next(&l), "an early poll sends nothing");
+    cr_assert_eq(l.arp.stats.tx_requests, 1, "no retry for a resolved entry");
     cr_assert_eq(arp_next_deadline(&l.arp), T0 + 10 * MS + 60 * SEC, "expiry");
 
     arp_announce(&l.arp, T0 + 20 * MS);

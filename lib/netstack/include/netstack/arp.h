@@ -113,6 +113,7 @@ struct arp {
     uint8_t announce_left;
     uint64_t announce_at;
     uint64_t flush_at; /* retry queued packets the device refused; UINT64_MAX: none */
+    uint64_t entries_due; /* no entry's deadline is earlier (a lower bound) */
     struct arp_stats stats;
 };
 
@@ -127,7 +128,9 @@ void arp_announce(struct arp *arp, uint64_t now);
 void arp_resolve(struct arp *arp, net_ip4 ip, uint64_t now);
 /* Retries, expiry, announcements, and flushing queued packets the device refused. */
 void arp_poll(struct arp *arp, uint64_t now);
-/* Earliest time arp_poll has work; UINT64_MAX when none. */
+/* When arp_poll next has work, never later; UINT64_MAX when none. It may be earlier when
+ * an entry's deadline moved out (a reply arrived while a retry was due): that poll does
+ * nothing and makes the answer exact again. */
 uint64_t arp_next_deadline(const struct arp *arp);
 /* A resolved entry's MAC, or false. */
 bool arp_lookup(const struct arp *arp, net_ip4 ip, struct net_mac *mac);
