@@ -4,8 +4,9 @@
  * memcpy and memset are `rep movsq` / `rep stosq` for the 8-byte words, then `rep movsb`
  * / `rep stosb` for the tail. Fast on every CPU, and the least work for a hypervisor that
  * emulates the guest instruction by instruction (this machine's PVM): it pays per
- * iteration, so words cost an eighth of bytes. `boot costs` measures a 4 KiB memcpy:
- * plain byte loop ~16 ms, rep movsb ~3.5 ms, rep movsq (see BENCHMARKS.md). */
+ * iteration, so words cost an eighth of bytes. The boot word `costs` times a 4 KiB
+ * memcpy: under PVM a byte loop ~16 ms, rep movsb 3.5 ms, this 0.54 ms; under TCG
+ * rep movsb 9.2 us, this 1.9 us. */
 #include <stdint.h>
 #include <string.h>
 
