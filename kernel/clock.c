@@ -120,13 +120,17 @@ void clock_init(void)
         panic("timer: cannot find the TSC frequency (no CPUID 0x15, kvmclock or PIT)");
     ns_mult = (1000000000ull << 32) / tsc_hz;
 
-    /* LAPIC timer: count down from the top for 2 ms of TSC time (over 10^5 ticks at the
-     * tens of MHz QEMU gives it; both clocks follow the same host time). */
+    /* LAPIC timer: count down from the top for 0.5 ms of TSC time, timed by the TSC reads
+     * around it (over 3 * 10^4 ticks at the tens of MHz QEMU gives it; both clocks follow
+     * the same host time). Alarms only need it roughly right: whoever wakes early checks
+     * the clock and sleeps again. Every millisecond here is boot time. */
     apic_timer_oneshot(0xffffffffu);
-    clock_spin_ns(2000000);
+    uint64_t t0 = clock_ns();
+    clock_spin_ns(500000);
     uint32_t left = apic_timer_current();
+    uint64_t t1 = clock_ns();
     apic_timer_oneshot(0);
-    lapic_hz = (uint64_t)(0xffffffffu - left) * 500;
+    lapic_hz = (uint64_t)(0xffffffffu - left) * 1000000000ull / (t1 - t0);
     if (!lapic_hz || lapic_hz >= (1ull << 32))
         panic("timer: the local APIC timer counts at %lu Hz", lapic_hz);
     lapic_mult = (lapic_hz << 32) / 1000000000u;
