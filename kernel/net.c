@@ -20,8 +20,6 @@
  * about 34 KiB. The table takes half the free memory, between these bounds. */
 #define TCP_RX_RING (8 * 1024)
 #define TCP_TX_RING (16 * 1024)
-#define NUDGE_MIN_NS (100 * 1000000ull)
-#define NUDGE_MAX_NS (1600 * 1000000ull)
 #define TCP_CONNS_MIN 64
 #define TCP_CONNS_MAX 4096
 
@@ -95,21 +93,9 @@ static void net_task(void *arg)
     node_start(n->node, now); /* gratuitous ARP */
     if (n->gateway && node_ping(n->node, n->gateway, 1, 56, now) == 0)
         n->pinged = true;
-    /* Watchdog: after a quiet spell, nudge the device (vnet_nudge), at 0.1 s then backing
-     * off to 1.6 s, so a device that missed a notification resumes. vnet_poll already
-     * catches the lost TX kick we know of; this is for the ones we do not. */
-    uint64_t nudge_every = NUDGE_MIN_NS, next_nudge = now + nudge_every;
     for (;;) {
         size_t got = vnet_poll(&n->vnet, RX_BUDGET);
         now = clock_ns();
-        if (got) {
-            nudge_every = NUDGE_MIN_NS;
-            next_nudge = now + nudge_every;
-        } else if (now >= next_nudge) {
-            vnet_nudge(&n->vnet);
-            nudge_every = nudge_every * 2 > NUDGE_MAX_NS ? NUDGE_MAX_NS : nudge_every * 2;
-            next_nudge = now + nudge_every;
-        }
         node_poll(n->node, now);
         web_poll(now);
         if (got == RX_BUDGET) {
@@ -125,7 +111,7 @@ static void net_task(void *arg)
         uint64_t wake = node_next_deadline(n->node);
         uint64_t web = web_next_deadline();
         wake = web < wake ? web : wake;
-        task_sleep_until(next_nudge < wake ? next_nudge : wake);
+        task_sleep_until(wake);
         sti();
     }
 }

@@ -171,17 +171,6 @@ static void tx_commit(void *ctx, uint8_t *frame, size_t len)
 
 const struct net_dev_ops vnet_dev_ops = {.reserve = tx_reserve, .commit = tx_commit};
 
-void vnet_nudge(struct vnet *n)
-{
-    virtq_kick_prepare(&n->rx);
-    virtio_mmio_notify(n->t, VNET_RXQ);
-    if (virtq_inflight(&n->tx)) {
-        virtq_kick_prepare(&n->tx);
-        virtio_mmio_notify(n->t, VNET_TXQ);
-    }
-    n->stats.nudges++;
-}
-
 size_t vnet_poll(struct vnet *n, size_t budget)
 {
     size_t done = 0;
@@ -202,7 +191,6 @@ size_t vnet_poll(struct vnet *n, size_t budget)
     if (done)
         kick(n, &n->rx, VNET_RXQ);
     reclaim_tx(n);
-    kick_if_stalled(n, &n->tx, VNET_TXQ);
     return done;
 }
 
@@ -242,5 +230,8 @@ void vnet_disable_rx_interrupts(struct vnet *n)
 
 bool vnet_enable_rx_interrupts(struct vnet *n)
 {
+    /* The driver is about to sleep: no frame of ours may wait on a device that missed
+     * its notification until something else wakes us. */
+    kick_if_stalled(n, &n->tx, VNET_TXQ);
     return virtq_enable_interrupts(&n->rx);
 }

@@ -224,7 +224,7 @@ bool virtq_device_stalled(struct virtq *q)
 {
     if (!q->event_idx || q->broken || q->avail_published == q->last_used)
         return false; /* nothing published is outstanding */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* our idx store before the device's words */
+    /* No fence: kick_prepare put a full one between our idx store and any load here. */
     uint16_t event = load16(virtq_avail_event(q->used, q->size));
     if (!device_idle_behind(q, event))
         return false;

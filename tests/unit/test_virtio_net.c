@@ -310,14 +310,14 @@ static void lose_a_tx_kick(struct rig *r, int frames)
     vdev_set_avail_event(q, 1); /* the device's store of avail_event lands late */
 }
 
-Test(vnet, a_tx_queue_that_missed_its_kick_is_told_at_the_next_poll)
+Test(vnet, a_tx_queue_that_missed_its_kick_is_told_before_the_driver_sleeps)
 {
     struct rig r;
     up(&r, 1);
     lose_a_tx_kick(&r, 1);
-    vnet_poll(r.n, 64);
-    cr_assert_eq(r.dev.notifies[VNET_TXQ], 2, "the poll finds the idle device and tells it");
-    vnet_poll(r.n, 64);
+    vnet_enable_rx_interrupts(r.n);
+    cr_assert_eq(r.dev.notifies[VNET_TXQ], 2, "the idle device is found and told");
+    vnet_enable_rx_interrupts(r.n);
     cr_assert_eq(r.dev.notifies[VNET_TXQ], 2, "once: it has been told");
     cr_assert_eq(vdev_avail_pending(&r.dev.q[VNET_TXQ]), 1, "the frame is there to send");
     down(&r);
@@ -334,21 +334,6 @@ Test(vnet, a_full_tx_ring_behind_an_idle_device_tells_it)
     down(&r);
 }
 
-Test(vnet, the_watchdog_nudge_notifies_rx_and_a_tx_queue_with_frames_in_flight)
-{
-    struct rig r;
-    up(&r, 1);
-    vnet_nudge(r.n);
-    cr_assert_eq(r.dev.notifies[VNET_RXQ], 2);
-    cr_assert_eq(r.dev.notifies[VNET_TXQ], 0, "nothing in flight: TX left alone");
-    uint8_t *f = vnet_dev_ops.reserve(r.n, 60);
-    vnet_dev_ops.commit(r.n, f, 60);
-    vnet_nudge(r.n);
-    cr_assert_eq(r.dev.notifies[VNET_RXQ], 3);
-    cr_assert_eq(r.dev.notifies[VNET_TXQ], 2);
-    cr_assert_eq(r.n->stats.nudges, 2);
-    down(&r);
-}
 Test(vnet, link_status_follows_config_interrupts)
 {
     struct rig r;

@@ -12,6 +12,8 @@
  * ones lazily, only when it runs out), commit() queues it and notifies the device unless
  * EVENT_IDX says it is already looking; many frames are in flight and nothing waits for
  * the device. A full ring is back-pressure: reserve() returns NULL, the netstack counts it.
+ * A TX device that missed a notification (virtq_device_stalled) is told again when the
+ * ring is full and before the caller sleeps (vnet_enable_rx_interrupts).
  *
  * Interrupts (NAPI-like): vnet_irq() acknowledges; the caller disables RX interrupts and
  * polls while frames keep coming, then vnet_enable_rx_interrupts(), which returns false
@@ -64,7 +66,6 @@ struct vnet_stats {
     uint64_t irqs;
     uint64_t link_changes;
     uint64_t resets; /* recoveries from DEVICE_NEEDS_RESET (or vnet_reset calls) */
-    uint64_t nudges; /* vnet_nudge calls: the watchdog found the device quiet */
 };
 
 struct vnet {
@@ -91,12 +92,7 @@ size_t vnet_mem_bytes(uint16_t queue_size);
  * buffer, DRIVER_OK. Returns VIRTIO_OK or a negative virtio_mmio_err. */
 int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
               const struct vnet_ops *ops, void *ctx);
-/* Notify both queues (TX only with frames in flight) whether or not the device asked to
- * be: a watchdog for a quiet device, in case it missed a notification in a way
- * virtq_device_stalled cannot see. Never harmful; costs two exits. */
-void vnet_nudge(struct vnet *n);
-/* Deliver up to `budget` received frames; returns how many. Also reclaims TX, and
- * notifies a TX queue that stalled behind its avail_event (virtq_device_stalled). */
+/* Deliver up to `budget` received frames; returns how many. Also reclaims TX. */
 size_t vnet_poll(struct vnet *n, size_t budget);
 /* Acknowledge the device's interrupt; returns its cause (VIRTIO_INT_*). A device that
  * reports DEVICE_NEEDS_RESET is reset and brought up again here (vnet_reset). */
