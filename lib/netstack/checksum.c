@@ -23,34 +23,39 @@ static uint32_t fold(uint64_t s)
 }
 
 /*
- * The bulk as native-order words into a ones'-complement sum: 2^64 and 2^32 are 1 modulo
- * 2^16 - 1, so carries out of the top are added back in (end-around carry) and the
- * result folds to the same 16 bits whatever the word width. On x86-64 an add-with-carry
- * chain takes 8 bytes an instruction; a hypervisor that emulates the guest instruction by
- * instruction (this machine's PVM) charges per instruction, and the checksum was the
- * largest part of a request there. Elsewhere, 32-bit words into two 64-bit accumulators.
+ * sum_words: `blocks` runs of 32 bytes as native-order words into a ones'-complement sum.
+ * 2^64 and 2^32 are 1 modulo 2^16 - 1, so carries out of the top are added back in
+ * (end-around carry) and the result folds to the same 16 bits whatever the word width.
+ * On x86-64 an add-with-carry chain takes 8 bytes an instruction: a hypervisor that
+ * emulates the guest instruction by instruction (this machine's PVM) charges per
+ * instruction, and the checksum was the largest part of a request there. Elsewhere,
+ * 32-bit words into two 64-bit accumulators. The test suite builds both
+ * (test_checksum_portable.c defines CSUM_PORTABLE).
  */
+#if defined(__x86_64__) && !defined(CSUM_PORTABLE)
 static uint64_t sum_words(const uint8_t *p, size_t blocks)
 {
     uint64_t sum = 0;
-#if defined(__x86_64__) && !defined(CSUM_PORTABLE) /* the test suite builds both */
-    if (blocks) {
-        /* dec and lea leave the carry flag alone, so the chain runs across turns. */
-        __asm__("clc\n"
-                "1: adcq 0(%[p]), %[sum]\n"
-                "   adcq 8(%[p]), %[sum]\n"
-                "   adcq 16(%[p]), %[sum]\n"
-                "   adcq 24(%[p]), %[sum]\n"
-                "   lea 32(%[p]), %[p]\n"
-                "   dec %[n]\n"
-                "   jnz 1b\n"
-                "   adcq $0, %[sum]\n"
-                : [sum] "+r"(sum), [p] "+r"(p), [n] "+r"(blocks)
-                : "m"(*(const uint8_t(*)[])p)
-                : "cc");
-    }
+    if (!blocks)
+        return 0;
+    /* dec and lea leave the carry flag alone, so the chain runs across turns. */
+    __asm__("clc\n"
+            "1: adcq 0(%[p]), %[sum]\n"
+            "   adcq 8(%[p]), %[sum]\n"
+            "   adcq 16(%[p]), %[sum]\n"
+            "   adcq 24(%[p]), %[sum]\n"
+            "   lea 32(%[p]), %[p]\n"
+            "   dec %[n]\n"
+            "   jnz 1b\n"
+            "   adcq $0, %[sum]\n"
+            : [sum] "+r"(sum), [p] "+r"(p), [n] "+r"(blocks)
+            : "m"(*(const uint8_t(*)[])p)
+            : "cc");
     return (sum & 0xffffffffu) + (sum >> 32);
+}
 #else
+static uint64_t sum_words(const uint8_t *p, size_t blocks)
+{
     uint64_t a = 0, b = 0; /* each gains < 2^34 per turn */
     for (; blocks; blocks--, p += 32) {
         uint32_t w[8];
@@ -58,10 +63,22 @@ static uint64_t sum_words(const uint8_t *p, size_t blocks)
         a += (uint64_t)w[0] + w[1] + w[2] + w[3];
         b += (uint64_t)w[4] + w[5] + w[6] + w[7];
     }
-    sum = (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32);
-    return sum;
-#endif
+    return (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32);
 }
+#endif
+
+/* A folded native-order sum as the big-endian one it stands for (RFC 1071 2(B)). */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static uint32_t native_to_be(uint32_t folded)
+{
+    return ((folded >> 8) | (folded << 8)) & 0xffff;
+}
+#else
+static uint32_t native_to_be(uint32_t folded)
+{
+    return folded;
+}
+#endif
 
 /*
  * Bytes are summed as big-endian 16-bit words. A call that ends on an odd byte leaves
@@ -91,11 +108,7 @@ void csum_add(struct csum *c, const void *data, size_t len)
         load(&w, p, 4);
         a += w;
     }
-    uint32_t native = fold(a);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    native = ((native >> 8) | (native << 8)) & 0xffff;
-#endif
-    sum += native;
+    sum += native_to_be(fold(a));
     for (; len >= 2; p += 2, len -= 2)
         sum += (uint32_t)(p[0] << 8 | p[1]);
     if (len) {
