@@ -375,15 +375,16 @@ void arp_poll(struct arp *arp, uint64_t now)
     }
     if (!retry && now < arp->entries_due)
         return;
-    arp->entries_due = UINT64_MAX; /* lowered again by the retries below (set_deadline) */
+    arp->entries_due = UINT64_MAX; /* recomputed below, lowered by set_deadline meanwhile */
+    uint64_t next = UINT64_MAX;
     for (size_t i = 0; i < arp->cfg.n_entries; i++) {
         struct arp_entry *e = &arp->cfg.entries[i];
-        if (e->state == ARP_FREE || now < e->deadline) {
+        if (e->state == ARP_FREE)
+            continue;
+        if (now < e->deadline) {
             if (retry && e->state == ARP_REACHABLE)
                 flush_queued(arp, e, now);
-            continue;
-        }
-        if (e->state == ARP_REACHABLE) {
+        } else if (e->state == ARP_REACHABLE) {
             arp->stats.expired++;
             release(arp, e);
         } else if (e->tries >= arp->cfg.max_tries) {
@@ -392,12 +393,11 @@ void arp_poll(struct arp *arp, uint64_t now)
         } else {
             request(arp, e, now);
         }
+        if (e->state != ARP_FREE && e->deadline < next)
+            next = e->deadline;
     }
-    for (size_t i = 0; i < arp->cfg.n_entries; i++) {
-        const struct arp_entry *e = &arp->cfg.entries[i];
-        if (e->state != ARP_FREE && e->deadline < arp->entries_due)
-            arp->entries_due = e->deadline;
-    }
+    if (next < arp->entries_due)
+        arp->entries_due = next;
 }
 
 uint64_t arp_next_deadline(const struct arp *arp)
