@@ -18,6 +18,7 @@
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- Clock ----------------------------------------------------------------------- */
 
@@ -128,6 +131,64 @@ static inline void bench_die(const char *fmt, ...)
     fprintf(stderr, "\n");
     va_end(ap);
     exit(1);
+}
+
+/* ---- Files and processes ------------------------------------------------------------ */
+
+/* The whole file at `path` in a malloc'd buffer (its length in *len), or NULL. */
+static inline void *bench_load_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *buf = n > 0 ? malloc((size_t)n) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
+/* site.img beside the program (where bench.mk builds it): the --site default. */
+static inline const char *bench_site_beside(const char *argv0)
+{
+    static char path[4096];
+    const char *slash = strrchr(argv0, '/');
+    snprintf(path, sizeof(path), "%.*ssite.img", slash ? (int)(slash - argv0 + 1) : 0, argv0);
+    return path;
+}
+
+#define BENCH_ROWS 3 /* row r of "bulk", "rx", "http" */
+
+/* Each row named in `rows` in a fresh process, in order: lwIP is one global instance
+ * whose PCBs (TIME_WAIT ones included) outlive a row, and Quartz runs the same way so
+ * both start every row alike. 0 when every row's process exited 0. */
+static inline int bench_run_rows(const char *rows, void (*run)(int row, void *ctx), void *ctx)
+{
+    static const char *const names[BENCH_ROWS] = {"bulk", "rx", "http"};
+    int rc = 0;
+    for (int r = 0; r < BENCH_ROWS; r++) {
+        if (!strstr(rows, names[r]))
+            continue;
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0)
+            bench_die("fork: %s", strerror(errno));
+        if (pid == 0) {
+            run(r, ctx);
+            fflush(stdout);
+            _exit(0);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+            rc = 1;
+    }
+    return rc;
 }
 
 /* ---- The in-memory link -------------------------------------------------------------- */

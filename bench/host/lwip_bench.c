@@ -33,9 +33,6 @@
  * Usage: lwip_bench [--rows bulk,rx,http] [--site IMG (site.img beside the program)]
  *                   [--bytes N] [--conc N] [--rx-kinds arp,icmp,data,ack,mss,mix] [--trace N]
  */
-#include <errno.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "bench_common.h"
 #include "http/site.h"
@@ -689,24 +686,6 @@ static void http_hook(void *ctx)
             client_start(h, &h->cl[i]);
 }
 
-static void *load_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void row_http(const char *site_path, unsigned conc)
 {
     struct hbench *h = calloc(1, sizeof(*h));
@@ -721,7 +700,7 @@ static void row_http(const char *site_path, unsigned conc)
     size_t len;
     struct site site;
     struct site_file file;
-    void *image = load_file(site_path, &len);
+    void *image = bench_load_file(site_path, &len);
     if (!image || site_open(&site, image, len) != 0)
         bench_die("%s: not a site image (%s)", site_path, image ? "bad" : strerror(errno));
     if (!site_lookup(&site, "/index.html", 11, &file))
@@ -773,17 +752,33 @@ static void row_http(const char *site_path, unsigned conc)
               (unsigned long long)h->evicted, (unsigned long long)(p->idle_ns - idle0));
 }
 
+struct row_args {
+    uint64_t bytes;
+    const char *site;
+    unsigned conc;
+};
+
+/* In the row's own process (bench_run_rows): lwIP starts from nothing each time. */
+static void run_row(int row, void *ctx)
+{
+    const struct row_args *a = ctx;
+    srand(1);
+    lwip_init();
+    ml_pool_init(&g_pool);
+    if (row == 0)
+        row_bulk(a->bytes);
+    else if (row == 1)
+        row_rx();
+    else
+        row_http(a->site, a->conc);
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
     const char *rows = "bulk,rx,http";
-    /* The image bench.mk builds beside the program. */
-    static char site_buf[4096];
-    const char *slash = strrchr(argv[0], '/');
-    snprintf(site_buf, sizeof(site_buf), "%.*ssite.img", slash ? (int)(slash - argv[0] + 1) : 0,
-             argv[0]);
-    const char *site = site_buf;
+    const char *site = bench_site_beside(argv[0]);
     uint64_t bytes = BENCH_BULK_BYTES;
     unsigned conc = BENCH_HTTP_CONCURRENCY;
     for (int i = 1; i < argc; i++) {
@@ -811,33 +806,6 @@ int main(int argc, char **argv)
     }
     if (!conc || conc > HTTP_CLIENTS_MAX)
         bench_die("--conc: 1..%d", HTTP_CLIENTS_MAX);
-    /* Each row in a fresh process: lwIP is one global instance, and its PCBs (TIME_WAIT
-     * ones included) outlive a row; nothing is torn down. */
-    static const char *const names[] = {"bulk", "rx", "http"};
-    int rc = 0;
-    for (int r = 0; r < 3; r++) {
-        if (!strstr(rows, names[r]))
-            continue;
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid < 0)
-            bench_die("fork: %s", strerror(errno));
-        if (pid == 0) {
-            srand(1);
-            lwip_init();
-            ml_pool_init(&g_pool);
-            if (r == 0)
-                row_bulk(bytes);
-            else if (r == 1)
-                row_rx();
-            else
-                row_http(site, conc);
-            fflush(stdout);
-            _exit(0);
-        }
-        int status;
-        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-            rc = 1;
-    }
-    return rc;
+    struct row_args args = {bytes, site, conc};
+    return bench_run_rows(rows, run_row, &args);
 }

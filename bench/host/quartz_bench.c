@@ -27,9 +27,6 @@
  *                     [--ring BYTES] [--bytes N] [--conc N] [--random-ports]
  *                     [--rx-kinds arp,icmp,data,ack,mss,mix] [--trace N]
  */
-#include <errno.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "bench_common.h"
 #include "http/server.h"
@@ -559,24 +556,6 @@ static void http_hook(void *ctx)
             client_start(h, &h->cl[i]);
 }
 
-static void *load_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static bool g_random_ports;
 
 static void row_http(const char *site_path, unsigned conc)
@@ -591,7 +570,7 @@ static void row_http(const char *site_path, unsigned conc)
     h->next_port = 49152;
     pair_init(p, BENCH_HTTP_TABLE, 16384);
     size_t len;
-    void *image = load_file(site_path, &len);
+    void *image = bench_load_file(site_path, &len);
     if (!image || site_open(&h->site, image, len) != NET_OK)
         bench_die("%s: not a site image (%s)", site_path, image ? "bad" : strerror(errno));
     h->hconns = calloc(BENCH_HTTP_TABLE, sizeof(*h->hconns));
@@ -643,17 +622,30 @@ static void row_http(const char *site_path, unsigned conc)
     free(h);
 }
 
+struct row_args {
+    uint64_t bytes;
+    uint32_t ring;
+    const char *site;
+    unsigned conc;
+};
+
+static void run_row(int row, void *ctx)
+{
+    const struct row_args *a = ctx;
+    if (row == 0)
+        row_bulk(a->bytes, a->ring);
+    else if (row == 1)
+        row_rx();
+    else
+        row_http(a->site, a->conc);
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
     const char *rows = "bulk,rx,http";
-    /* The image bench.mk builds beside the program. */
-    static char site_buf[4096];
-    const char *slash = strrchr(argv[0], '/');
-    snprintf(site_buf, sizeof(site_buf), "%.*ssite.img", slash ? (int)(slash - argv[0] + 1) : 0,
-             argv[0]);
-    const char *site = site_buf;
+    const char *site = bench_site_beside(argv[0]);
     uint64_t bytes = BENCH_BULK_BYTES;
     uint32_t ring = 1u << 20;
     unsigned conc = BENCH_HTTP_CONCURRENCY;
@@ -689,29 +681,6 @@ int main(int argc, char **argv)
         bench_die("--ring: %u to %u bytes", 2 * BENCH_MSS, 4u << 20);
     if (!conc || conc > HTTP_CLIENTS_MAX)
         bench_die("--conc: 1..%d", HTTP_CLIENTS_MAX);
-    /* Each row in a fresh process, as lwip_bench must (lwIP is one global instance). */
-    static const char *const names[] = {"bulk", "rx", "http"};
-    int rc = 0;
-    for (int r = 0; r < 3; r++) {
-        if (!strstr(rows, names[r]))
-            continue;
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid < 0)
-            bench_die("fork: %s", strerror(errno));
-        if (pid == 0) {
-            if (r == 0)
-                row_bulk(bytes, ring);
-            else if (r == 1)
-                row_rx();
-            else
-                row_http(site, conc);
-            fflush(stdout);
-            _exit(0);
-        }
-        int status;
-        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-            rc = 1;
-    }
-    return rc;
+    struct row_args args = {bytes, ring, site, conc};
+    return bench_run_rows(rows, run_row, &args);
 }
