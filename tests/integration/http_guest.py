@@ -169,13 +169,18 @@ class HttpGuest:
                         ["-netdev", netdev, "-device", "virtio-net-device,netdev=n0",
                          *TRANSPORTS[transport]], serial=self.serial)
         self.qemu_err = self.dir / "qemu.err"
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                     stderr=open(self.qemu_err, "w"))
+        self.proc = None
         try:
-            self.wait_for(r"^http: serving .*$", timeout)
+            self.boot(cmd, timeout)
         except BaseException:
             self.stop()
             raise
+
+    def boot(self, cmd, timeout):
+        """Start QEMU (cmd) and wait until the guest serves; note its connection table."""
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.qemu_err, "w"))
+        self.wait_for(r"^http: serving .*$", timeout)
         m = re.search(r"^http: serving (\d+) files .* (\d+) connections$", self.log(), re.M)
         self.conns = int(m.group(2)) if m else None
 
@@ -205,7 +210,7 @@ class HttpGuest:
 
     def stop(self):
         """Stop QEMU (by its pid) and return the serial log."""
-        if self.proc.poll() is None:
+        if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
@@ -281,21 +286,14 @@ class TapHttpGuest(HttpGuest):
                             ["-netdev", "tap,id=n0,ifname=qz0,script=no,downscript=no",
                              "-device", "virtio-net-device,netdev=n0",
                              *TRANSPORTS[transport]], serial=self.serial)
-            self.proc = subprocess.Popen(["ip", "netns", "exec", self.netns, *cmd],
-                                         stdout=subprocess.DEVNULL,
-                                         stderr=open(self.qemu_err, "w"))
-            self.wait_for(r"^http: serving .*$", timeout)
+            self.boot(["ip", "netns", "exec", self.netns, *cmd], timeout)
         except BaseException:
             self.stop()
             raise
-        m = re.search(r"^http: serving (\d+) files .* (\d+) connections$", self.log(), re.M)
-        self.conns = int(m.group(2)) if m else None
 
     def stop(self):
-        log = ""
         try:
-            if self.proc:
-                log = super().stop()
+            log = super().stop()
         finally:
             subprocess.run(["ip", "netns", "del", self.netns], check=False)
         return log
