@@ -4,6 +4,9 @@
  * Implements net_dev_ops: one reservation buffer (re-issued until committed, exactly as
  * the contract in netstack/net.h says) and a growing log of committed frames, each
  * stamped with the fake clock's time. `full` makes reserve fail, to test back-pressure.
+ * With `caps` set it stands in for a device with offloads: it finishes the checksums
+ * and cuts the TSO bursts the stack leaves to it (gso.c), and logs the result as
+ * separate frames, as a host would see them; it aborts on a request `caps` did not offer.
  */
 #ifndef HARNESS_FAKE_LINK_H
 #define HARNESS_FAKE_LINK_H
@@ -12,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gso.h"
 #include "netstack/net.h"
 
 #define FAKE_LINK_FRAME_MAX 2048
@@ -25,7 +29,9 @@ struct fake_frame {
 struct fake_link {
     const uint64_t *clock; /* time stamped on each committed frame */
     bool full;             /* reserve returns NULL while set */
-    uint8_t slot[FAKE_LINK_FRAME_MAX];
+    struct net_dev_caps caps; /* offloads it offers; zero: none */
+    size_t bursts;            /* TSO bursts it cut */
+    uint8_t slot[GSO_FRAME_MAX];
     struct fake_frame *frames;
     size_t n, cap;
     size_t taken; /* frames already consumed by fake_link_next */

@@ -22,6 +22,9 @@
 #define TCP_TX_RING (16 * 1024)
 #define TCP_CONNS_MIN 64
 #define TCP_CONNS_MAX 4096
+/* TSO buffers (64 KiB each) when the NIC segments for us: enough bursts in flight to
+ * keep a tap busy, out of at most 1/32 of the free memory. */
+#define TSO_BUFS_MAX 16
 
 struct netif {
     struct virtio_mmio transport;
@@ -67,11 +70,22 @@ static void tcp_event(void *ctx, struct tcp_conn *c, enum tcp_event ev, void *us
     web_event(c, ev, user, clock_ns());
 }
 
+static uint64_t free_memory(void)
+{
+    const struct mem_stats *m = mem_stats();
+    return m->total_bytes - m->pages_used * PAGE_SIZE;
+}
+
+static uint16_t tso_bufs_for_memory(void)
+{
+    uint64_t n = free_memory() / 32 / VNET_TSO_BUF_SIZE;
+    return (uint16_t)(n < TSO_BUFS_MAX ? n : TSO_BUFS_MAX);
+}
+
 /* As many connections as half the free memory holds, within bounds. */
 static uint32_t tcp_conns_for_memory(void)
 {
-    const struct mem_stats *m = mem_stats();
-    uint64_t free_bytes = m->total_bytes - m->pages_used * PAGE_SIZE;
+    uint64_t free_bytes = free_memory();
     uint64_t per = TCP_MEM(1, TCP_RX_RING, TCP_TX_RING) + sizeof(struct http_conn);
     uint64_t n = free_bytes / 2 / per;
     return (uint32_t)(n < TCP_CONNS_MIN ? TCP_CONNS_MIN : n > TCP_CONNS_MAX ? TCP_CONNS_MAX : n);
@@ -129,7 +143,8 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
     }
     struct netif *n = &nif;
     n->transport = dev->transport; /* probed during discovery; no need to ask again */
-    size_t bytes = vnet_mem_bytes(QUEUE_SIZE);
+    uint16_t tso_bufs = tso_bufs_for_memory();
+    size_t bytes = vnet_mem_bytes(QUEUE_SIZE, tso_bufs);
     void *dma = pages_alloc((bytes + PAGE_SIZE - 1) / PAGE_SIZE);
     n->node = pages_alloc((sizeof(struct node) + PAGE_SIZE - 1) / PAGE_SIZE);
     if (!dma || !n->node) {
@@ -137,7 +152,8 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
         return;
     }
     n->vnet_ops = (struct vnet_ops){.phys = identity_phys, .rx = rx_frame};
-    struct vnet_cfg vcfg = {.mem = dma, .mem_len = bytes, .queue_size = QUEUE_SIZE};
+    struct vnet_cfg vcfg = {.mem = dma, .mem_len = bytes, .queue_size = QUEUE_SIZE,
+                            .tso_bufs = tso_bufs};
     int rc = vnet_init(&n->vnet, &n->transport, &vcfg, &n->vnet_ops, n);
     if (rc < 0) {
         klog("network", "virtio-net at %lx refused initialisation (%d)", dev->base, rc);
@@ -147,9 +163,11 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
     const uint8_t *m = n->vnet.mac.b;
     ksnprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
               m[5]);
-    klog("network", "virtio-net %s, %s transport, %u-entry queues, features %lx, link %s", mac,
-         n->transport.version == 1 ? "legacy" : "modern", n->vnet.qsize, n->transport.features,
-         n->vnet.link_up ? "up" : "down");
+    struct net_dev_caps caps = vnet_caps(&n->vnet);
+    klog("network", "virtio-net %s, %s transport, %u-entry queues, features %lx, link %s, "
+         "offloads %s", mac, n->transport.version == 1 ? "legacy" : "modern", n->vnet.qsize,
+         n->transport.features, n->vnet.link_up ? "up" : "down",
+         caps.tso_max ? "checksum+TSO" : caps.tx_csum ? "checksum" : "none");
 
     n->node_ops = (struct node_ops){.dev = &vnet_dev_ops, .dev_ctx = &n->vnet,
                                     .ping_result = ping_result, .tcp_event = tcp_event};
@@ -162,7 +180,7 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
     }
     struct node_cfg ncfg = {.mac = n->vnet.mac, .addr = cmd->ip, .prefix_len = cmd->prefix_len,
                             .gateway = cmd->gw, .mtu = 1500,
-                            .seed = cmd->has_seed ? cmd->seed : rdtsc(),
+                            .seed = cmd->has_seed ? cmd->seed : rdtsc(), .dev_caps = caps,
                             .tcp_mem = tcp_mem, .tcp_mem_len = tcp_bytes,
                             .tcp_conns = conns, .tcp_rx_size = TCP_RX_RING,
                             .tcp_tx_size = TCP_TX_RING};

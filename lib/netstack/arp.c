@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "netstack/checksum.h"
+
 #define DEFAULT_REACHABLE_NS (60 * NET_NS_PER_SEC)
 #define DEFAULT_RETRY_NS (1 * NET_NS_PER_SEC)
 #define DEFAULT_MAX_TRIES 3
@@ -87,7 +89,7 @@ static bool send_arp(struct arp *arp, uint16_t op, const struct net_mac *eth_dst
         return false;
     }
     arp_emit(&r, buf, ARP_LEN);
-    arp->ops->send(arp->ctx, buf, ARP_LEN, eth_dst, ETH_TYPE_ARP);
+    arp->ops->send(arp->ctx, buf, ARP_LEN, eth_dst, ETH_TYPE_ARP, NULL);
     return true;
 }
 
@@ -170,7 +172,7 @@ static void flush_queued(struct arp *arp, const struct arp_entry *e, uint64_t no
             return;
         }
         memcpy(buf, slot_data(arp, slot), oldest->len);
-        arp->ops->send(arp->ctx, buf, oldest->len, &e->mac, ETH_TYPE_IPV4);
+        arp->ops->send(arp->ctx, buf, oldest->len, &e->mac, ETH_TYPE_IPV4, NULL);
         oldest->len = 0;
     }
 }
@@ -313,10 +315,11 @@ static int enqueue(struct arp *arp, net_ip4 next_hop, const uint8_t *pkt, size_t
     return NET_EAGAIN;
 }
 
-int arp_output(struct arp *arp, net_ip4 next_hop, uint8_t *pkt, size_t len, uint64_t now)
+int arp_output(struct arp *arp, net_ip4 next_hop, uint8_t *pkt, size_t len,
+               const struct net_offload *off, uint64_t now)
 {
     if (next_hop == NET_IP4_BROADCAST) {
-        arp->ops->send(arp->ctx, pkt, len, &mac_broadcast, ETH_TYPE_IPV4);
+        arp->ops->send(arp->ctx, pkt, len, &mac_broadcast, ETH_TYPE_IPV4, off);
         return NET_OK;
     }
     struct arp_entry *e = find(arp, next_hop);
@@ -326,7 +329,7 @@ int arp_output(struct arp *arp, net_ip4 next_hop, uint8_t *pkt, size_t len, uint
         e = NULL;
     }
     if (e && e->state == ARP_REACHABLE) {
-        arp->ops->send(arp->ctx, pkt, len, &e->mac, ETH_TYPE_IPV4);
+        arp->ops->send(arp->ctx, pkt, len, &e->mac, ETH_TYPE_IPV4, off);
         /* Refresh a busy entry before it expires, at most once per retry interval. */
         if (now - e->confirmed >= arp->cfg.refresh_ns && now >= e->next_probe) {
             e->next_probe = now + arp->cfg.retry_ns;
@@ -342,6 +345,8 @@ int arp_output(struct arp *arp, net_ip4 next_hop, uint8_t *pkt, size_t len, uint
         arp->stats.queue_dropped++;
         return NET_ENOBUFS;
     }
+    if (off && len <= arp->cfg.pending_slot)
+        csum_offload_finish(pkt, len, off); /* the queued copy leaves complete */
     /* Copy first: the request below reuses the device reservation `pkt` lives in. */
     int rc = enqueue(arp, next_hop, pkt, len);
     if (!e && unicast_ip(next_hop))

@@ -149,3 +149,12 @@ uint16_t csum_iov(const struct net_iov *iov, size_t n)
         csum_add(&c, iov[i].base, iov[i].len);
     return csum_finish(&c);
 }
+
+void csum_offload_finish(uint8_t *buf, size_t len, const struct net_offload *off)
+{
+    size_t at = (size_t)off->csum_start + off->csum_offset;
+    if (!off->csum_offset || at + 2 > len)
+        return;
+    /* The field holds the pseudo-header sum, so the sum from csum_start covers it all. */
+    net_put16(buf + at, csum_buf(buf + off->csum_start, len - off->csum_start));
+}

@@ -83,7 +83,7 @@ void eth_input(struct eth *eth, const uint8_t *frame, size_t len, uint64_t now)
 uint8_t *eth_reserve(struct eth *eth, size_t len)
 {
     size_t frame_len = ETH_HDR_LEN + len;
-    if (len > eth->cfg.mtu)
+    if (len > eth->cfg.mtu && frame_len > eth->cfg.caps.tso_max)
         return NULL;
     if (frame_len < ETH_MIN_FRAME)
         frame_len = ETH_MIN_FRAME;
@@ -96,7 +96,7 @@ uint8_t *eth_reserve(struct eth *eth, size_t len)
 }
 
 void eth_send(struct eth *eth, uint8_t *payload, size_t len, const struct net_mac *dst,
-              uint16_t type)
+              uint16_t type, const struct net_offload *off)
 {
     uint8_t *frame = payload - ETH_HDR_LEN;
     struct eth_repr hdr = {.dst = *dst, .src = eth->cfg.mac, .type = type};
@@ -108,7 +108,14 @@ void eth_send(struct eth *eth, uint8_t *payload, size_t len, const struct net_ma
         memset(frame + frame_len, 0, ETH_MIN_FRAME - frame_len);
         frame_len = ETH_MIN_FRAME;
     }
-    eth->ops->dev->commit(eth->ops->dev_ctx, frame, frame_len);
+    struct net_offload o;
+    if (off) { /* the device counts from the frame's first byte */
+        o = *off;
+        o.csum_start = (uint16_t)(o.csum_start + ETH_HDR_LEN);
+        o.hdr_len = (uint16_t)(o.hdr_len ? o.hdr_len + ETH_HDR_LEN : 0);
+        off = &o;
+    }
+    eth->ops->dev->commit(eth->ops->dev_ctx, frame, frame_len, off);
     eth->stats.tx_frames++;
 }
 

@@ -247,15 +247,23 @@ int ipv4_send(struct ipv4 *ip, const struct ipv4_tx *tx, const struct net_iov *i
         return NET_EUNREACH;
     }
     size_t max = ipv4_max_payload(ip);
-    if (total > IPV4_MAX_LEN - IPV4_HDR_LEN || (tx->df && total > max)) {
+    bool gso = tx->gso_size && total > max;
+    if (total > IPV4_MAX_LEN - IPV4_HDR_LEN || (tx->df && total > max && !gso)) {
         ip->stats.tx_too_big++;
         return NET_EMSGSIZE;
     }
-    struct ipv4_repr r = {.tos = tx->tos, .id = ip->next_id++, .df = tx->df,
+    struct ipv4_repr r = {.tos = tx->tos, .id = ip->next_id, .df = tx->df,
                           .ttl = tx->ttl ? tx->ttl : ip->cfg.ttl, .proto = tx->proto,
                           .src = ip->cfg.addr, .dst = tx->dst};
+    /* The device gives each segment of a GSO packet the next id, as Linux does. */
+    ip->next_id = (uint16_t)(ip->next_id + (gso ? (total - tx->l4_hdr_len + tx->gso_size - 1) /
+                                                      tx->gso_size : 1));
+    struct net_offload o = {.csum_start = IPV4_HDR_LEN, .csum_offset = tx->csum_at,
+                            .hdr_len = gso ? (uint16_t)(IPV4_HDR_LEN + tx->l4_hdr_len) : 0,
+                            .gso_size = gso ? tx->gso_size : 0};
+    const struct net_offload *offload = tx->csum_at && (gso || total <= max) ? &o : NULL;
     /* Fragments other than the last carry a multiple of 8 bytes (RFC 791). */
-    size_t chunk = total > max ? max & ~(size_t)7 : total;
+    size_t chunk = total > max && !gso ? max & ~(size_t)7 : total;
     size_t off = 0;
     do {
         size_t len = total - off < chunk ? total - off : chunk;
@@ -269,8 +277,11 @@ int ipv4_send(struct ipv4 *ip, const struct ipv4_tx *tx, const struct net_iov *i
         r.mf = off + len < total;
         ipv4_emit(&r, pkt, IPV4_HDR_LEN);
         iov_copy(pkt + IPV4_HDR_LEN, iov, n, off, len);
-        ip->ops->output(ip->ctx, next_hop, pkt, IPV4_HDR_LEN + len, now);
-        if (total > max)
+        /* No device sums across fragments: the first one carries the whole sum. */
+        if (tx->csum_at && !offload && off == 0)
+            net_put16(pkt + IPV4_HDR_LEN + tx->csum_at, csum_iov(iov, n));
+        ip->ops->output(ip->ctx, next_hop, pkt, IPV4_HDR_LEN + len, offload, now);
+        if (total > max && !gso)
             ip->stats.tx_fragments++;
         off += len;
     } while (off < total);

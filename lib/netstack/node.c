@@ -53,16 +53,17 @@ static uint8_t *link_reserve(void *ctx, size_t len)
 }
 
 static void link_send(void *ctx, uint8_t *payload, size_t len, const struct net_mac *dst,
-                      uint16_t type)
+                      uint16_t type, const struct net_offload *off)
 {
     struct node *n = ctx;
-    eth_send(&n->eth, payload, len, dst, type);
+    eth_send(&n->eth, payload, len, dst, type, off);
 }
 
-static void ip_output(void *ctx, net_ip4 next_hop, uint8_t *pkt, size_t len, uint64_t now)
+static void ip_output(void *ctx, net_ip4 next_hop, uint8_t *pkt, size_t len,
+                      const struct net_offload *off, uint64_t now)
 {
     struct node *n = ctx;
-    arp_output(&n->arp, next_hop, pkt, len, now);
+    arp_output(&n->arp, next_hop, pkt, len, off, now);
 }
 
 static int ip_send(void *ctx, const struct ipv4_tx *tx, const struct net_iov *iov, size_t cnt,
@@ -107,7 +108,10 @@ int node_init(struct node *n, const struct node_cfg *cfg, const struct node_ops 
 
     /* Link: frames to and from the device. */
     n->eth_ops = (struct eth_ops){.dev = ops->dev, .dev_ctx = ops->dev_ctx, .deliver = eth_deliver};
-    struct eth_cfg eth_cfg = {.mac = cfg->mac, .mtu = mtu};
+    struct net_dev_caps caps = cfg->dev_caps;
+    if (!caps.tx_csum)
+        caps.tso_max = 0; /* TSO needs the device to finish each segment's checksum */
+    struct eth_cfg eth_cfg = {.mac = cfg->mac, .mtu = mtu, .caps = caps};
     if ((rc = eth_init(&n->eth, &eth_cfg, &n->eth_ops, n)) < 0)
         return rc;
 
@@ -146,6 +150,12 @@ int node_init(struct node *n, const struct node_cfg *cfg, const struct node_ops 
     tcp_cfg.addr = cfg->addr;
     tcp_cfg.seed = cfg->seed;
     tcp_cfg.mss = (uint16_t)(mtu - IPV4_HDR_LEN - TCP_HDR_LEN);
+    tcp_cfg.csum_offload = caps.tx_csum;
+    if (caps.tso_max > (uint32_t)ETH_HDR_LEN + mtu) { /* an IP length has 16 bits */
+        uint32_t seg = caps.tso_max - ETH_HDR_LEN - IPV4_HDR_LEN;
+        uint32_t most = IPV4_MAX_LEN - IPV4_HDR_LEN;
+        tcp_cfg.tso_max = seg < most ? seg : most;
+    }
     tcp_cfg.mem = cfg->tcp_mem;
     tcp_cfg.mem_len = cfg->tcp_mem_len;
     tcp_cfg.n_conns = cfg->tcp_conns;

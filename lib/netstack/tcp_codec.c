@@ -37,6 +37,14 @@ uint16_t tcp_checksum(net_ip4 src, net_ip4 dst, const struct net_iov *iov, size_
     return csum_finish(&c);
 }
 
+uint16_t tcp_pseudo_sum(net_ip4 src, net_ip4 dst, size_t len)
+{
+    struct csum c;
+    csum_init(&c);
+    add_pseudo(&c, src, dst, len);
+    return (uint16_t)~csum_finish(&c);
+}
+
 /* A known option whose length is wrong is ignored rather than fatal, as Linux does; the
  * caller has already checked that `n` bytes are there. */
 static void take_option(const uint8_t *p, size_t n, struct tcp_repr *r)

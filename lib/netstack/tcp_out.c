@@ -33,9 +33,10 @@ bool tcp_window_update_due(const struct tcp_conn *c)
     return old - c->rcv_nxt < c->rx_size / 2 && window_edge(c) != old;
 }
 
-/* Hand one segment to IP: header from `r`, payload from up to two slices. */
+/* Hand one segment to IP: header from `r`, payload from up to two slices. A payload
+ * over `gso` bytes is a burst the device cuts into segments of `gso` (TSO). */
 static int xmit(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, const uint8_t *p1,
-                size_t n1, const uint8_t *p2, size_t n2, uint64_t now)
+                size_t n1, const uint8_t *p2, size_t n2, uint32_t gso, uint64_t now)
 {
     uint8_t hdr[TCP_HDR_MAX];
     int hl = tcp_emit(r, hdr, sizeof(hdr));
@@ -43,8 +44,18 @@ static int xmit(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, const ui
         return hl;
     struct net_iov iov[3] = {{hdr, (size_t)hl}, {p1, n1}, {p2, n2}};
     size_t n = n2 ? 3 : n1 ? 2 : 1;
-    net_put16(hdr + TCP_OFF_CSUM, tcp_checksum(tcp->cfg.addr, dst, iov, n));
     struct ipv4_tx tx = {.dst = dst, .proto = IPV4_PROTO_TCP};
+    if (tcp->cfg.csum_offload) {
+        net_put16(hdr + TCP_OFF_CSUM, tcp_pseudo_sum(tcp->cfg.addr, dst, (size_t)hl + n1 + n2));
+        tx.csum_at = TCP_OFF_CSUM;
+        if (gso && n1 + n2 > gso) {
+            tx.gso_size = (uint16_t)gso;
+            tx.l4_hdr_len = (uint16_t)hl;
+            tcp->stats.tx_bursts++;
+        }
+    } else {
+        net_put16(hdr + TCP_OFF_CSUM, tcp_checksum(tcp->cfg.addr, dst, iov, n));
+    }
     int rc = tcp->ops->send(tcp->ctx, &tx, iov, n, now);
     if (rc < 0) {
         tcp->stats.tx_failed++;
@@ -85,6 +96,15 @@ static uint32_t seg_max(const struct tcp_conn *c)
                                                                  : ((c->flags & CF_TS) ? 3u : 4u);
     uint32_t opt = 4 + 8 * blocks; /* NOP NOP kind length, then the blocks */
     return c->snd_mss > opt + 64 ? c->snd_mss - opt : 64;
+}
+
+/* The most data one send may carry: one MSS, or with TSO as many whole MSS as the device
+ * cuts from one burst (the windows have already bounded it). */
+static uint32_t burst_max(const struct tcp *tcp, uint32_t mss)
+{
+    if (tcp->cfg.tso_max < TCP_HDR_MAX + 2 * mss)
+        return mss;
+    return (tcp->cfg.tso_max - TCP_HDR_MAX) / mss * mss;
 }
 
 /* A segment of this connection: header fields, options and window filled in here. */
@@ -133,7 +153,7 @@ static int send_seg(struct tcp *tcp, struct tcp_conn *c, uint32_t seq, uint8_t f
         n2 = len - n1;
         p2 = c->tx;
     }
-    int rc = xmit(tcp, c->remote_ip, &r, p1, n1, p2, n2, now);
+    int rc = xmit(tcp, c->remote_ip, &r, p1, n1, p2, n2, seg_max(c), now);
     if (rc == NET_OK && (flags & TCP_ACK)) {
         c->last_ack_sent = c->rcv_nxt;
         c->flags &= (uint16_t)~CF_ACK_NOW;
@@ -211,8 +231,13 @@ static void output(struct tcp *tcp, struct tcp_conn *c, bool force, uint64_t now
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t len = avail < usable ? avail : usable;
         uint32_t mss = seg_max(c);
-        if (len > mss)
-            len = mss;
+        uint32_t most = burst_max(tcp, mss);
+        if (len > most)
+            len = most;
+        /* A burst's short last piece obeys the rules a short segment of its own would. */
+        uint32_t tail = len > mss ? len % mss : 0;
+        if (tail && !short_segment_ok(c, tail, avail - (len - tail), flight + len - tail))
+            len -= tail;
         bool fin = (c->flags & CF_SHUT_WR) && fin_state(c) && len == avail;
         if (!len && !(fin && !avail))
             break;
@@ -333,7 +358,7 @@ void tcp_reply_rst(struct tcp *tcp, const struct ipv4_repr *ip, const struct tcp
                 ((seg->flags & TCP_FIN) ? 1 : 0);
         r.flags = TCP_RST | TCP_ACK;
     }
-    xmit(tcp, ip->src, &r, NULL, 0, NULL, 0, now);
+    xmit(tcp, ip->src, &r, NULL, 0, NULL, 0, 0, now);
 }
 
 void tcp_send_cookie_synack(struct tcp *tcp, const struct ipv4_repr *ip,
@@ -361,5 +386,5 @@ void tcp_send_cookie_synack(struct tcp *tcp, const struct ipv4_repr *ip,
         r.ws = tcp_rcv_ws(tcp);
     }
     tcp->stats.syn_cookies_sent++;
-    xmit(tcp, ip->src, &r, NULL, 0, NULL, 0, now);
+    xmit(tcp, ip->src, &r, NULL, 0, NULL, 0, 0, now);
 }

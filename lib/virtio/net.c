@@ -11,9 +11,16 @@ static size_t ring_bytes(uint16_t qsize)
     return (l.total + 4095) & ~(size_t)4095;
 }
 
-size_t vnet_mem_bytes(uint16_t queue_size)
+size_t vnet_mem_bytes(uint16_t queue_size, uint16_t tso_bufs)
 {
-    return 2 * ring_bytes(queue_size) + 2 * (size_t)queue_size * VNET_BUF_SIZE;
+    return 2 * ring_bytes(queue_size) + 2 * (size_t)queue_size * VNET_BUF_SIZE +
+           (size_t)tso_bufs * VNET_TSO_BUF_SIZE;
+}
+
+/* TX cookies name the small buffer (low 16 bits, + 1) and any TSO buffer (+ 1) above. */
+static void *tx_cookie(int small, int tso)
+{
+    return (void *)(uintptr_t)((uint32_t)(small + 1) | (uint32_t)(tso + 1) << 16);
 }
 
 static uint64_t vq_phys(void *ctx, const void *p)
@@ -83,16 +90,19 @@ int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
 {
     if (!n || !t || !cfg || !ops || !ops->phys || !ops->rx || t->device_id != VIRTIO_ID_NET ||
         !cfg->queue_size || (cfg->queue_size & (cfg->queue_size - 1)) ||
-        cfg->queue_size > VNET_QUEUE_MAX || ((uintptr_t)cfg->mem & 4095) ||
-        cfg->mem_len < vnet_mem_bytes(cfg->queue_size))
+        cfg->queue_size > VNET_QUEUE_MAX || cfg->tso_bufs > VNET_TSO_BUFS_MAX ||
+        ((uintptr_t)cfg->mem & 4095) || cfg->mem_len < vnet_mem_bytes(cfg->queue_size, cfg->tso_bufs))
         return VIRTIO_EINVAL;
     memset(n, 0, sizeof(*n));
     n->t = t;
     n->ops = ops;
     n->ctx = ctx;
     n->cfg = *cfg;
-    n->reserved = -1;
-    int rc = virtio_mmio_init(t, VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTQ_F_EVENT_IDX);
+    n->reserved = n->reserved_tso = -1;
+    uint64_t want = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTQ_F_EVENT_IDX;
+    if (cfg->tso_bufs)
+        want |= VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4;
+    int rc = virtio_mmio_init(t, want);
     if (rc < 0)
         return rc;
     if (!(t->features & VIRTIO_NET_F_MAC))
@@ -111,6 +121,10 @@ int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
         goto fail;
     n->rx_buf = mem + 2 * ring;
     n->tx_buf = n->rx_buf + (size_t)n->qsize * VNET_BUF_SIZE;
+    n->tso_buf = mem + 2 * ring + 2 * (size_t)cfg->queue_size * VNET_BUF_SIZE;
+    n->n_tso = (t->features & VIRTIO_NET_F_HOST_TSO4) ? cfg->tso_bufs : 0;
+    for (uint16_t i = 0; i < n->n_tso; i++)
+        n->tso_free[n->n_tso_free++] = (uint8_t)i;
     virtio_mmio_config(t, VIRTIO_NET_CFG_MAC, n->mac.b, NET_MAC_LEN);
     for (uint16_t i = 0; i < n->qsize; i++) {
         post_rx(n, i);
@@ -125,19 +139,52 @@ fail:
     return VIRTIO_EQUEUE;
 }
 
+struct net_dev_caps vnet_caps(const struct vnet *n)
+{
+    struct net_dev_caps c = {.tx_csum = (n->t->features & VIRTIO_NET_F_CSUM) != 0};
+    if (c.tx_csum && n->n_tso)
+        c.tso_max = VNET_TSO_BUF_SIZE - n->hdr_len;
+    return c;
+}
+
 static void reclaim_tx(struct vnet *n)
 {
     uint32_t len;
     void *cookie;
-    while ((cookie = virtq_get_used(&n->tx, &len)))
-        n->tx_free[n->n_tx_free++] = (uint16_t)((uintptr_t)cookie - 1);
+    while ((cookie = virtq_get_used(&n->tx, &len))) {
+        uint32_t v = (uint32_t)(uintptr_t)cookie;
+        n->tx_free[n->n_tx_free++] = (uint16_t)((v & 0xffff) - 1);
+        if (v >> 16)
+            n->tso_free[n->n_tso_free++] = (uint8_t)((v >> 16) - 1);
+    }
+}
+
+/* A TSO burst's buffer, beside the small one whose descriptor carries it. */
+static uint8_t *reserve_tso(struct vnet *n)
+{
+    if (n->reserved_tso < 0) {
+        if (!n->n_tso_free)
+            reclaim_tx(n);
+        if (!n->n_tso_free) {
+            n->stats.tx_full++;
+            kick_if_stalled(n, &n->tx, VNET_TXQ);
+            return NULL;
+        }
+        n->reserved_tso = n->tso_free[--n->n_tso_free];
+    }
+    return n->tso_buf + (size_t)n->reserved_tso * VNET_TSO_BUF_SIZE + n->hdr_len;
 }
 
 static uint8_t *tx_reserve(void *ctx, size_t len)
 {
     struct vnet *n = ctx;
-    if (len + n->hdr_len > VNET_BUF_SIZE)
+    bool big = len + n->hdr_len > VNET_BUF_SIZE;
+    if (len + n->hdr_len > (big && n->n_tso ? VNET_TSO_BUF_SIZE : VNET_BUF_SIZE))
         return NULL;
+    if (!big && n->reserved_tso >= 0) { /* a burst reserved and not sent: give it back */
+        n->tso_free[n->n_tso_free++] = (uint8_t)n->reserved_tso;
+        n->reserved_tso = -1;
+    }
     if (n->reserved < 0) {
         if (!n->n_tx_free)
             reclaim_tx(n); /* lazily: only when the free list runs dry */
@@ -148,24 +195,59 @@ static uint8_t *tx_reserve(void *ctx, size_t len)
         }
         n->reserved = n->tx_free[--n->n_tx_free];
     }
+    if (big)
+        return reserve_tso(n);
     return n->tx_buf + (size_t)n->reserved * VNET_BUF_SIZE + n->hdr_len;
 }
 
-static void tx_commit(void *ctx, uint8_t *frame, size_t len)
+static void put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* The virtio-net header (5.1.6): flags, gso_type, hdr_len, gso_size, csum_start,
+ * csum_offset, then num_buffers in 1.0 (0 on send). False: an offload not negotiated. */
+static bool write_hdr(const struct vnet *n, uint8_t *h, const struct net_offload *off)
+{
+    memset(h, 0, n->hdr_len);
+    if (!off)
+        return true;
+    bool csum = off->csum_offset != 0, gso = off->gso_size != 0;
+    if ((csum && !(n->t->features & VIRTIO_NET_F_CSUM)) || (gso && (!n->n_tso || !csum)))
+        return false;
+    h[0] = csum ? VNET_HDR_F_NEEDS_CSUM : 0;
+    h[1] = gso ? VNET_HDR_GSO_TCPV4 : 0;
+    put_le16(h + 2, off->hdr_len);
+    put_le16(h + 4, off->gso_size);
+    put_le16(h + 6, off->csum_start);
+    put_le16(h + 8, off->csum_offset);
+    return true;
+}
+
+static void tx_commit(void *ctx, uint8_t *frame, size_t len, const struct net_offload *off)
 {
     struct vnet *n = ctx;
     if (n->reserved < 0)
         return; /* nothing reserved: a programmer error, and nothing is sent */
-    uint8_t *buf = n->tx_buf + (size_t)n->reserved * VNET_BUF_SIZE;
-    if (frame != buf + n->hdr_len || len + n->hdr_len > VNET_BUF_SIZE)
+    int tso = n->reserved_tso;
+    uint8_t *buf = tso >= 0 ? n->tso_buf + (size_t)tso * VNET_TSO_BUF_SIZE
+                            : n->tx_buf + (size_t)n->reserved * VNET_BUF_SIZE;
+    if (frame != buf + n->hdr_len ||
+        len + n->hdr_len > (tso >= 0 ? VNET_TSO_BUF_SIZE : VNET_BUF_SIZE))
         return; /* not the reservation: likewise */
-    memset(buf, 0, n->hdr_len); /* no offloads requested */
+    if (!write_hdr(n, buf, off)) {
+        n->stats.tx_bad_offload++;
+        return; /* the reservation stays for the next frame */
+    }
     struct virtq_buf b = {buf, (uint32_t)(n->hdr_len + len)};
-    uint16_t i = (uint16_t)n->reserved;
-    n->reserved = -1;
-    /* Cannot be full: each TX buffer owns one descriptor and this buffer was free. */
-    virtq_add(&n->tx, &b, 1, 0, (void *)(uintptr_t)(i + 1));
+    int i = n->reserved;
+    n->reserved = n->reserved_tso = -1;
+    /* Cannot be full: each small TX buffer owns one descriptor and this one was free. */
+    virtq_add(&n->tx, &b, 1, 0, tx_cookie(i, tso));
     n->stats.tx_frames++;
+    n->stats.tx_offloaded += off && off->csum_offset;
+    n->stats.tx_bursts += off && off->gso_size;
     kick(n, &n->tx, VNET_TXQ);
 }
 

@@ -734,6 +734,8 @@ Test(arp, drops_impossible_senders)
 struct sent {
     struct net_mac dst;
     uint16_t type;
+    bool offloaded; /* with an offload request, in `off` */
+    struct net_offload off;
     size_t len;
     uint8_t data[LAB_SLOT];
 };
@@ -759,7 +761,7 @@ static uint8_t *lab_reserve(void *ctx, size_t len)
 }
 
 static void lab_send(void *ctx, uint8_t *payload, size_t len, const struct net_mac *dst,
-                     uint16_t type)
+                     uint16_t type, const struct net_offload *off)
 {
     struct lab *l = ctx;
     cr_assert_eq(payload, l->buf, "sent a buffer that was not reserved");
@@ -767,6 +769,8 @@ static void lab_send(void *ctx, uint8_t *payload, size_t len, const struct net_m
     struct sent *s = &l->log[l->n_sent++];
     s->dst = *dst;
     s->type = type;
+    s->offloaded = off != NULL;
+    s->off = off ? *off : (struct net_offload){0};
     s->len = len;
     memcpy(s->data, payload, len);
     memset(l->buf, 0xa5, sizeof(l->buf)); /* a layer still using it would show */
@@ -804,7 +808,7 @@ static int lab_output(struct lab *l, net_ip4 hop, uint8_t tag, size_t len, uint6
     uint8_t *p = lab_reserve(l, len);
     cr_assert_not_null(p);
     memset(p, tag, len);
-    return arp_output(&l->arp, hop, p, len, now);
+    return arp_output(&l->arp, hop, p, len, NULL, now);
 }
 
 /* An ARP body arrives (built by frames.h, stripped of its Ethernet header). */
@@ -925,7 +929,7 @@ Test(arp, packet_larger_than_a_queue_slot_is_dropped)
      * link with a larger MTU than the queue's slots could. */
     uint8_t big[LAB_SLOT + 1];
     memset(big, 2, sizeof(big));
-    cr_assert_eq(arp_output(&l.arp, PEER_IP, big, sizeof(big), T0 + 1 * MS), NET_ENOBUFS);
+    cr_assert_eq(arp_output(&l.arp, PEER_IP, big, sizeof(big), NULL, T0 + 1 * MS), NET_ENOBUFS);
     cr_assert_eq(l.arp.stats.queue_dropped, 1);
     lab_expect_request(&l, &fr_mac_broadcast, PEER_IP);
     cr_assert_null(lab_next(&l));

@@ -16,6 +16,7 @@
 #define csum_finish portable_csum_finish
 #define csum_buf portable_csum_buf
 #define csum_iov portable_csum_iov
+#define csum_offload_finish portable_csum_offload_finish
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-prototypes" /* the header named them otherwise */
 #include "../../lib/netstack/checksum.c"
@@ -26,6 +27,7 @@
 #undef csum_finish
 #undef csum_buf
 #undef csum_iov
+#undef csum_offload_finish
 
 uint16_t portable_csum_buf(const void *data, size_t len);
 

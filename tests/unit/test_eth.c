@@ -536,7 +536,7 @@ Test(eth, frames_output_with_our_source_and_pads_only_short_ones)
     cr_assert_not_null(p);
     for (size_t i = 0; i < 100; i++)
         p[i] = (uint8_t)(i + 1);
-    eth_send(&l.eth, p, 100, &dst, ETH_TYPE_IPV4);
+    eth_send(&l.eth, p, 100, &dst, ETH_TYPE_IPV4, NULL);
     const struct fake_frame *f = fake_link_next(&l.link);
     cr_assert_not_null(f);
     cr_assert_eq(f->len, ETH_HDR_LEN + 100);
@@ -550,7 +550,7 @@ Test(eth, frames_output_with_our_source_and_pads_only_short_ones)
     p = eth_reserve(&l.eth, ETH_MIN_FRAME - ETH_HDR_LEN - 1);
     cr_assert_not_null(p);
     memset(p, 0x77, ETH_MIN_FRAME - ETH_HDR_LEN - 1);
-    eth_send(&l.eth, p, ETH_MIN_FRAME - ETH_HDR_LEN - 1, &dst, ETH_TYPE_ARP);
+    eth_send(&l.eth, p, ETH_MIN_FRAME - ETH_HDR_LEN - 1, &dst, ETH_TYPE_ARP, NULL);
     f = fake_link_next(&l.link);
     cr_assert_not_null(f);
     cr_assert_eq(f->len, ETH_MIN_FRAME);
@@ -560,7 +560,7 @@ Test(eth, frames_output_with_our_source_and_pads_only_short_ones)
     /* Empty payload: a header and 46 zero bytes. */
     p = eth_reserve(&l.eth, 0);
     cr_assert_not_null(p);
-    eth_send(&l.eth, p, 0, &dst, ETH_TYPE_ARP);
+    eth_send(&l.eth, p, 0, &dst, ETH_TYPE_ARP, NULL);
     f = fake_link_next(&l.link);
     cr_assert_not_null(f);
     cr_assert_eq(f->len, ETH_MIN_FRAME);

@@ -148,7 +148,7 @@ static void up(struct rig *r, uint32_t version)
                           .config = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef, VIRTIO_NET_S_LINK_UP, 0}};
     cr_assert_eq(virtio_mmio_probe(&r->t, &regs, &r->dev), VIRTIO_OK);
     r->n = calloc(1, sizeof(*r->n));
-    size_t bytes = vnet_mem_bytes(QSIZE);
+    size_t bytes = vnet_mem_bytes(QSIZE, 0);
     r->mem = aligned_alloc(4096, bytes);
     dma_base = r->mem;
     struct vnet_cfg cfg = {.mem = r->mem, .mem_len = bytes, .queue_size = QSIZE};
@@ -231,7 +231,7 @@ Test(vnet, many_frames_in_flight_then_back_pressure_then_lazy_reclaim)
             uint8_t *f = vnet_dev_ops.reserve(r.n, 100);
             cr_assert_not_null(f, "frame %d: the ring has room", k);
             memset(f, k, 100);
-            vnet_dev_ops.commit(r.n, f, 100);
+            vnet_dev_ops.commit(r.n, f, 100, NULL);
         }
         /* All sixteen are with the device at once; none was waited for. */
         cr_assert_eq(vdev_avail_pending(&r.dev.q[VNET_TXQ]), QSIZE);
@@ -264,9 +264,9 @@ Test(vnet, a_reservation_is_the_same_buffer_until_committed)
     uint8_t *b = vnet_dev_ops.reserve(r.n, 1514);
     cr_assert_eq(a, b);
     cr_assert_null(vnet_dev_ops.reserve(r.n, VNET_BUF_SIZE), "larger than a buffer");
-    vnet_dev_ops.commit(r.n, a + 1, 60); /* not the reservation: ignored */
+    vnet_dev_ops.commit(r.n, a + 1, 60, NULL); /* not the reservation: ignored */
     cr_assert_eq(r.n->stats.tx_frames, 0);
-    vnet_dev_ops.commit(r.n, a, 60);
+    vnet_dev_ops.commit(r.n, a, 60, NULL);
     cr_assert_eq(r.n->stats.tx_frames, 1);
     cr_assert_neq(vnet_dev_ops.reserve(r.n, 60), a, "a committed buffer is not handed out again");
     down(&r);
@@ -280,7 +280,7 @@ Test(vnet, event_idx_lets_a_busy_device_skip_notifications)
     vdev_set_avail_event(&r.dev.q[VNET_TXQ], 12);
     for (int k = 0; k < 8; k++) {
         uint8_t *f = vnet_dev_ops.reserve(r.n, 60);
-        vnet_dev_ops.commit(r.n, f, 60);
+        vnet_dev_ops.commit(r.n, f, 60, NULL);
     }
     cr_assert_eq(r.dev.notifies[VNET_TXQ], 0, "no exit to the host while it is busy");
     cr_assert_eq(r.n->stats.tx_frames, 8);
@@ -295,7 +295,7 @@ static void lose_a_tx_kick(struct rig *r, int frames)
 {
     struct vdev *q = &r->dev.q[VNET_TXQ];
     uint8_t *f = vnet_dev_ops.reserve(r->n, 60);
-    vnet_dev_ops.commit(r->n, f, 60);
+    vnet_dev_ops.commit(r->n, f, 60, NULL);
     cr_assert_eq(r->dev.notifies[VNET_TXQ], 1);
     struct vdev_chain c;
     cr_assert_eq(vdev_pop(q, &c), 1);
@@ -304,7 +304,7 @@ static void lose_a_tx_kick(struct rig *r, int frames)
     for (int k = 0; k < frames; k++) {
         f = vnet_dev_ops.reserve(r->n, 60);
         cr_assert_not_null(f);
-        vnet_dev_ops.commit(r->n, f, 60);
+        vnet_dev_ops.commit(r->n, f, 60, NULL);
     }
     cr_assert_eq(r->dev.notifies[VNET_TXQ], 1, "the race: no kick for the frames after");
     vdev_set_avail_event(q, 1); /* the device's store of avail_event lands late */
@@ -354,7 +354,7 @@ Test(vnet, init_refuses_bad_memory_and_a_device_without_a_mac)
     r.dev = (struct dev){.version = 1, .offered = VIRTIO_NET_F_STATUS};
     virtio_mmio_probe(&r.t, &regs, &r.dev);
     struct vnet *n = calloc(1, sizeof(*n));
-    size_t bytes = vnet_mem_bytes(QSIZE);
+    size_t bytes = vnet_mem_bytes(QSIZE, 0);
     uint8_t *mem = aligned_alloc(4096, bytes + 4096);
     dma_base = mem;
     struct vnet_cfg cfg = {.mem = mem + 8, .mem_len = bytes, .queue_size = QSIZE};
@@ -378,7 +378,7 @@ Test(vnet, a_device_that_needs_a_reset_is_brought_back_up)
         /* Frames in flight both ways when the device breaks. */
         for (int k = 0; k < 5; k++) {
             uint8_t *f = vnet_dev_ops.reserve(r.n, 60);
-            vnet_dev_ops.commit(r.n, f, 60);
+            vnet_dev_ops.commit(r.n, f, 60, NULL);
         }
         struct vdev_chain c;
         cr_assert_eq(vdev_pop(&r.dev.q[VNET_RXQ], &c), 1);
@@ -396,7 +396,7 @@ Test(vnet, a_device_that_needs_a_reset_is_brought_back_up)
         for (int k = 0; k < QSIZE; k++) {
             uint8_t *f = vnet_dev_ops.reserve(r.n, 60);
             cr_assert_not_null(f, "TX buffer %d after the reset", k);
-            vnet_dev_ops.commit(r.n, f, 60);
+            vnet_dev_ops.commit(r.n, f, 60, NULL);
         }
         cr_assert_eq(vdev_pop(&r.dev.q[VNET_RXQ], &c), 1);
         uint8_t pkt[VNET_HDR_MODERN + 60] = {0};

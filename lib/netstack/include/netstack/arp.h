@@ -102,7 +102,7 @@ struct arp_ops {
     /* The link below: eth_reserve()/eth_send() semantics. */
     uint8_t *(*reserve)(void *ctx, size_t len);
     void (*send)(void *ctx, uint8_t *payload, size_t len, const struct net_mac *dst,
-                 uint16_t type);
+                 uint16_t type, const struct net_offload *off);
 };
 
 struct arp {
@@ -119,9 +119,12 @@ struct arp {
 
 int arp_init(struct arp *arp, const struct arp_cfg *cfg, const struct arp_ops *ops, void *ctx);
 void arp_input(struct arp *arp, const uint8_t *buf, size_t len, uint64_t now);
-/* Send `pkt` (an IPv4 packet in a reserved eth buffer) to `next_hop`. NET_OK: sent;
- * NET_EAGAIN: queued for resolution; NET_ENOBUFS: could not be queued or sent (counted). */
-int arp_output(struct arp *arp, net_ip4 next_hop, uint8_t *pkt, size_t len, uint64_t now);
+/* Send `pkt` (an IPv4 packet in a reserved eth buffer) to `next_hop`, with the device's
+ * offload work `off` (NULL: none). NET_OK: sent; NET_EAGAIN: queued for resolution, its
+ * checksum finished here as the queue keeps no offload request; NET_ENOBUFS: could not
+ * be queued or sent (counted; a TSO packet is larger than a queue slot). */
+int arp_output(struct arp *arp, net_ip4 next_hop, uint8_t *pkt, size_t len,
+               const struct net_offload *off, uint64_t now);
 /* Start announcing our address; the first goes out now, the rest from arp_poll. */
 void arp_announce(struct arp *arp, uint64_t now);
 /* Begin resolving `ip` without a packet to send (e.g. the gateway at boot). */

@@ -29,4 +29,8 @@ uint16_t csum_finish(const struct csum *c);
 uint16_t csum_buf(const void *data, size_t len);
 uint16_t csum_iov(const struct net_iov *iov, size_t n);
 
+/* Do in software what `off` asked of a device (its checksum; never segmentation): for a
+ * link that cannot, or a frame that waits in a queue and leaves without its request. */
+void csum_offload_finish(uint8_t *buf, size_t len, const struct net_offload *off);
+
 #endif

@@ -50,6 +50,7 @@ struct eth_stats {
 struct eth_cfg {
     struct net_mac mac;
     uint16_t mtu; /* largest payload; 0 means ETH_DEFAULT_MTU */
+    struct net_dev_caps caps; /* what the device finishes (net_offload); zero: nothing */
 };
 
 struct eth_ops {
@@ -70,11 +71,13 @@ struct eth {
 int eth_init(struct eth *eth, const struct eth_cfg *cfg, const struct eth_ops *ops, void *ctx);
 void eth_input(struct eth *eth, const uint8_t *frame, size_t len, uint64_t now);
 
-/* Room for a payload of `len` bytes (<= MTU), or NULL if the device is full (counted). */
+/* Room for a payload of `len` bytes (<= MTU, or up to what the device segments when it
+ * offers TSO), or NULL if the device is full (counted). */
 uint8_t *eth_reserve(struct eth *eth, size_t len);
-/* Frame the reserved `payload` of `len` bytes to `dst` and commit it to the device. */
+/* Frame the reserved `payload` of `len` bytes to `dst` and commit it to the device with
+ * the offload work `off` (offsets from `payload`; NULL: none). */
 void eth_send(struct eth *eth, uint8_t *payload, size_t len, const struct net_mac *dst,
-              uint16_t type);
+              uint16_t type, const struct net_offload *off);
 const struct net_mac *eth_mac(const struct eth *eth);
 uint16_t eth_mtu(const struct eth *eth);
 

@@ -137,7 +137,8 @@ struct ipv4_ops {
     /* Room for an IP packet of `len` bytes in a device buffer (eth_reserve). */
     uint8_t *(*reserve)(void *ctx, size_t len);
     /* Send the reserved packet towards `next_hop` (arp_output). */
-    void (*output)(void *ctx, net_ip4 next_hop, uint8_t *pkt, size_t len, uint64_t now);
+    void (*output)(void *ctx, net_ip4 next_hop, uint8_t *pkt, size_t len,
+                   const struct net_offload *off, uint64_t now);
     /* Upper-layer demux: `hdr` is the raw header (options included) for ICMP errors.
      * Return false when no protocol takes repr->proto (counted here). */
     bool (*deliver)(void *ctx, const struct ipv4_repr *repr, const uint8_t *hdr,
@@ -163,6 +164,13 @@ struct ipv4_tx {
     uint8_t tos;
     uint8_t ttl; /* 0: cfg.ttl */
     bool df;
+    /* Offloads the transport asks of the device (only those its caps offered):
+     * csum_at != 0: the payload's checksum field at this offset holds the pseudo-header
+     *   sum and the device finishes it (done here when the packet must be fragmented);
+     * gso_size != 0: a payload over the MTU is one packet the device cuts into pieces
+     *   of gso_size bytes behind copies of its first l4_hdr_len (transport header) bytes. */
+    uint16_t csum_at;
+    uint16_t gso_size, l4_hdr_len;
 };
 
 int ipv4_init(struct ipv4 *ip, const struct ipv4_cfg *cfg, const struct ipv4_ops *ops,

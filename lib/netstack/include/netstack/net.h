@@ -44,15 +44,40 @@ struct net_iov {
 };
 
 /*
+ * Work a frame leaves to the device (virtio-net's checksum offload and TSO, 5.1.6.2):
+ * - csum_offset != 0: the one's-complement checksum of the bytes from csum_start to the
+ *   end goes into the 16-bit field at csum_start + csum_offset, which the sender has
+ *   primed with the pseudo-header sum;
+ * - gso_size != 0: the packet is a TCP/IPv4 segment larger than the MTU, to be cut into
+ *   segments of gso_size payload bytes, each behind a copy of the first hdr_len bytes
+ *   (Ethernet, IPv4 and TCP headers) with lengths, IP ids, sequence numbers, flags and
+ *   checksums adjusted, as Linux's GSO does.
+ * Offsets count from the start of the buffer a layer hands down, so each layer that puts
+ * a header in front adds its length. A device is asked only for what its struct
+ * net_dev_caps offered.
+ */
+struct net_offload {
+    uint16_t csum_start, csum_offset;
+    uint16_t hdr_len, gso_size;
+};
+
+/* What a device can finish for the stack; all zero: nothing, every frame leaves whole. */
+struct net_dev_caps {
+    bool tx_csum;     /* net_offload's checksum */
+    uint32_t tso_max; /* with tx_csum: largest frame it segments; 0: no TSO */
+};
+
+/*
  * Transmit contract with the device (implemented by the virtio driver, the fake link
  * and the tap runner). `reserve` returns a buffer of at least `len` bytes or NULL when
  * the device has none free. A reservation stays with the device until `commit` hands
- * the first `len` bytes to the wire; a reservation that is never committed is simply
- * handed out again by the next `reserve`, so nothing is ever released on an error path.
+ * the first `len` bytes to the wire, with the offload work `off` asks for (NULL: the
+ * frame is complete); a reservation that is never committed is simply handed out again
+ * by the next `reserve`, so nothing is ever released on an error path.
  */
 struct net_dev_ops {
     uint8_t *(*reserve)(void *ctx, size_t len);
-    void (*commit)(void *ctx, uint8_t *frame, size_t len);
+    void (*commit)(void *ctx, uint8_t *frame, size_t len, const struct net_offload *off);
 };
 
 static inline uint16_t net_get16(const uint8_t *p)

@@ -37,6 +37,7 @@ struct node_cfg {
     net_ip4 gateway; /* 0: none */
     uint16_t mtu;    /* 0: 1500 */
     uint64_t seed;   /* all of the stack's randomness derives from this */
+    struct net_dev_caps dev_caps; /* what the device finishes for TCP; zero: nothing */
     /* TCP: n connections with rings of the given sizes in TCP_MEM(n, rx, tx) bytes. */
     void *tcp_mem;
     size_t tcp_mem_len;

@@ -94,6 +94,9 @@ size_t tcp_header_len(const struct tcp_repr *r);
 int tcp_emit(const struct tcp_repr *r, uint8_t *buf, size_t cap);
 /* The checksum of a segment whose bytes are the concatenation of `iov`. */
 uint16_t tcp_checksum(net_ip4 src, net_ip4 dst, const struct net_iov *iov, size_t n);
+/* What a segment of `len` bytes carries in its checksum field when a device finishes the
+ * sum (net_offload): the pseudo-header's sum, folded and not complemented. */
+uint16_t tcp_pseudo_sum(net_ip4 src, net_ip4 dst, size_t len);
 
 /* ---- Connections ---------------------------------------------------------------- */
 
@@ -257,6 +260,7 @@ struct tcp_stats {
     uint64_t time_wait_reused; /* oldest TIME_WAIT taken for a new connection */
     uint64_t time_wait_reopened; /* SYN accepted in TIME_WAIT (RFC 6191) */
     uint64_t tx_segments;
+    uint64_t tx_bursts; /* of them, TSO bursts the device cut into segments */
     uint64_t tx_resets;
     uint64_t tx_failed;        /* ipv4 could not send: the timer will retry */
     uint64_t retransmits;      /* timeouts */
@@ -283,6 +287,11 @@ struct tcp_cfg {
     uint32_t rx_size, tx_size; /* per connection ring bytes, >= 2 * mss */
     struct tcp_listener *listeners;
     size_t n_listeners;
+    /* The device's offloads (node_init fills these from its net_dev_caps): it finishes
+     * checksums; it cuts segments of up to tso_max bytes (header and payload, 0: no
+     * TSO) into MSS-sized ones, so a burst of new data goes down as one. */
+    bool csum_offload;
+    uint32_t tso_max;
     /* Tunables; 0 takes the default in brackets. */
     uint64_t rto_initial_ns; /* [1 s] RFC 6298 2.1 */
     uint64_t rto_min_ns;     /* [200 ms] as Linux; RFC 6298 suggests 1 s */

@@ -15,6 +15,12 @@
  * A TX device that missed a notification (virtq_device_stalled) is told again when the
  * ring is full and before the caller sleeps (vnet_enable_rx_interrupts).
  *
+ * Offloads (5.1.6.2): when the device offers CSUM and HOST_TSO4 (QEMU does over a tap
+ * with a vnet header, not over user networking) and the caller gives memory for TSO
+ * buffers, vnet_caps() tells the stack it may leave TCP checksums to the device and hand
+ * it bursts of up to 64 KiB, which commit() describes in the frame's virtio-net header.
+ * A TSO burst takes one of the large buffers beside its descriptor's small one.
+ *
  * Interrupts (NAPI-like): vnet_irq() acknowledges; the caller disables RX interrupts and
  * polls while frames keep coming, then vnet_enable_rx_interrupts(), which returns false
  * when frames raced in so the caller polls again instead of sleeping on them.
@@ -31,6 +37,8 @@
 #include "virtio/virtq.h"
 
 #define VIRTIO_ID_NET 1
+#define VIRTIO_NET_F_CSUM (1ull << 0)       /* the device finishes partial checksums */
+#define VIRTIO_NET_F_HOST_TSO4 (1ull << 11) /* the device segments TCP/IPv4 bursts */
 #define VIRTIO_NET_F_MAC (1ull << 5)
 #define VIRTIO_NET_F_STATUS (1ull << 16)
 #define VIRTIO_NET_S_LINK_UP 1
@@ -41,15 +49,21 @@
 #define VNET_TXQ 1
 #define VNET_QUEUE_MAX 256
 #define VNET_BUF_SIZE 2048 /* header + 1514-byte frame, rounded to keep buffers aligned */
+#define VNET_TSO_BUF_SIZE 65536 /* header + the largest burst a TSO buffer holds */
+#define VNET_TSO_BUFS_MAX 32
 /* The header: 10 bytes for legacy devices; 12 with VERSION_1 (num_buffers is always
- * there in 1.0). We offload nothing, so it is all zeros on send and ignored on receive. */
+ * there in 1.0). On send it describes the offloads asked for; receive ignores it (no
+ * GUEST_CSUM: the host checksums what it gives us). Fields are little-endian. */
 #define VNET_HDR_LEGACY 10
 #define VNET_HDR_MODERN 12
+#define VNET_HDR_F_NEEDS_CSUM 1
+#define VNET_HDR_GSO_TCPV4 1
 
 struct vnet_cfg {
-    void *mem;           /* DMA-able, 4096-aligned, vnet_mem_bytes(queue_size) bytes */
+    void *mem;           /* DMA-able, 4096-aligned, vnet_mem_bytes(queue_size, tso_bufs) */
     size_t mem_len;
     uint16_t queue_size; /* per queue, power of two <= VNET_QUEUE_MAX; clamped to the device */
+    uint16_t tso_bufs;   /* TSO buffers (<= VNET_TSO_BUFS_MAX); 0: ask for no offloads */
 };
 
 struct vnet_ops {
@@ -66,6 +80,9 @@ struct vnet_stats {
     uint64_t irqs;
     uint64_t link_changes;
     uint64_t resets; /* recoveries from DEVICE_NEEDS_RESET (or vnet_reset calls) */
+    uint64_t tx_offloaded; /* frames whose checksum the device finishes */
+    uint64_t tx_bursts;    /* of them, TSO bursts it segments */
+    uint64_t tx_bad_offload; /* offloads asked of a device that did not offer them: dropped */
 };
 
 struct vnet {
@@ -80,14 +97,20 @@ struct vnet {
     uint16_t tx_free[VNET_QUEUE_MAX];
     uint16_t n_tx_free;
     int reserved; /* TX buffer handed out by reserve and not yet committed, or -1 */
+    uint8_t *tso_buf;
+    uint16_t n_tso, n_tso_free;
+    uint8_t tso_free[VNET_TSO_BUFS_MAX];
+    int reserved_tso; /* TSO buffer reserved beside `reserved`, or -1 */
     struct net_mac mac;
     bool link_up;
     struct vnet_cfg cfg; /* kept for vnet_reset */
     struct vnet_stats stats;
 };
 
-/* Bytes of DMA memory for queues of `queue_size`. */
-size_t vnet_mem_bytes(uint16_t queue_size);
+/* Bytes of DMA memory for queues of `queue_size` and `tso_bufs` TSO buffers. */
+size_t vnet_mem_bytes(uint16_t queue_size, uint16_t tso_bufs);
+/* What the negotiated device finishes for the stack (node_cfg.dev_caps). */
+struct net_dev_caps vnet_caps(const struct vnet *n);
 /* Bring up a probed virtio-mmio net device: negotiate, set up both queues, post every RX
  * buffer, DRIVER_OK. Returns VIRTIO_OK or a negative virtio_mmio_err. */
 int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
