@@ -7,7 +7,7 @@
 #define DEFAULT_BACKLOG 128
 #define DEFAULT_HEADER_TIMEOUT_NS (10 * NET_NS_PER_SEC)
 #define DEFAULT_IDLE_TIMEOUT_NS (30 * NET_NS_PER_SEC)
-#define SEND_CHUNK (64 * 1024) /* body bytes offered to TCP per call */
+#define SEND_CHUNK (1u << 28) /* body bytes offered to TCP per call */
 
 static const char ERROR_PAGE_START[] = "<!doctype html><title>";
 static const char ERROR_PAGE_MID[] = "</title><h1>";
@@ -300,11 +300,12 @@ static bool send_more(struct http_server *s, struct http_conn *hc, uint64_t now)
     }
     while (hc->body_sent < hc->body_len) {
         uint64_t left = hc->body_len - hc->body_sent;
-        /* Corked until the last piece, so no short segment splits a body. */
+        /* Straight from the site image, which outlives the server: no copy, and the ring
+         * does not bound what is in flight. Corked until the last piece, so no short
+         * segment splits a body. */
         size_t piece = left > SEND_CHUNK ? SEND_CHUNK : (size_t)left;
-        int n = left > SEND_CHUNK || hc->close_after
-                    ? tcp_send_more(s->tcp, c, hc->body + hc->body_sent, piece, now)
-                    : tcp_send(s->tcp, c, hc->body + hc->body_sent, piece, now);
+        int n = tcp_send_static(s->tcp, c, hc->body + hc->body_sent, piece,
+                                left > SEND_CHUNK || hc->close_after, now);
         if (n <= 0)
             return false;
         hc->body_sent += (uint64_t)n;
@@ -473,6 +474,28 @@ void http_event(struct http_server *s, struct tcp_conn *c, enum tcp_event ev, vo
         pump(s, hc, now);
 }
 
+/* An idle connection's deadline: a body is queued whole (tcp_send_static), so the client
+ * may still be reading the last response out of TCP. False: it owes us nothing, and the
+ * connection is idle. True: it is still reading, and the deadline is moved to
+ * idle_timeout after its last acknowledgement; or it has gone that long without one
+ * (stopped reading), and the connection is aborted and released. */
+static bool reading_stopped(struct http_server *s, struct http_conn *hc, uint64_t now)
+{
+    struct tcp_conn_info info;
+    tcp_conn_info(hc->tcp, &info);
+    if (!info.unsent && !info.in_flight)
+        return false;
+    uint64_t moved = info.acked_at > hc->last_progress ? info.acked_at : hc->last_progress;
+    if (now - moved < s->cfg.idle_timeout_ns) {
+        hc->deadline = moved + s->cfg.idle_timeout_ns;
+        return true;
+    }
+    struct tcp_conn *c = hc->tcp;
+    release(hc);
+    tcp_abort(s->tcp, c, now);
+    return true;
+}
+
 void http_poll(struct http_server *s, uint64_t now)
 {
     if (now < s->next_deadline)
@@ -505,10 +528,14 @@ void http_poll(struct http_server *s, uint64_t now)
             pump(s, hc, now);
             if (hc->tcp && hc->deadline && hc->deadline < next)
                 next = hc->deadline;
-        } else {
+        } else if (!reading_stopped(s, hc, now)) {
             s->stats.idle_timeouts++;
             release(hc);
             tcp_close(s->tcp, c, now);
+        } else if (!hc->tcp) {
+            s->stats.send_timeouts++;
+        } else if (hc->deadline < next) {
+            next = hc->deadline;
         }
     }
     if (next < s->next_deadline)

@@ -506,16 +506,27 @@ static int enqueue(struct tcp_conn *c, const void *data, size_t len)
 {
     if (!can_send(c))
         return NET_EINVAL;
-    uint32_t room = c->tx_size - c->tx_len;
-    uint32_t n = len < room ? (uint32_t)len : room;
-    uint32_t at = (c->tx_head + c->tx_len) % c->tx_size;
-    uint32_t first = n < c->tx_size - at ? n : c->tx_size - at;
-    memcpy(c->tx + at, data, first);
-    memcpy(c->tx, (const uint8_t *)data + first, n - first);
-    c->tx_len += n;
-    if (n < len || c->tx_len == c->tx_size)
+    uint32_t n = tcp_sendq_copy(c, data, len);
+    if (n < len || !tcp_sendq_room(c))
         c->flags |= CF_WANT_WRITE; /* the writer may now wait for room: tell it when */
     return (int)n;
+}
+
+int tcp_send_static(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len,
+                    bool more, uint64_t now)
+{
+    if (!can_send(c))
+        return NET_EINVAL;
+    if (!tcp_sendq_static(c, data, len)) {
+        c->flags |= CF_WANT_WRITE;
+        return 0;
+    }
+    if (more)
+        c->flags |= CF_MORE;
+    else
+        c->flags &= (uint16_t)~CF_MORE;
+    tcp_output(tcp, c, now);
+    return (int)len;
 }
 
 int tcp_recv(struct tcp *tcp, struct tcp_conn *c, void *buf, size_t cap, uint64_t now)
@@ -662,7 +673,8 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info)
         sent = c->tx_len; /* the FIN or SYN is in flight too */
     info->unsent = c->tx_len - sent;
     info->in_flight = c->snd_nxt - c->snd_una;
-    info->tx_free = (c->flags & CF_SHUT_WR) ? 0 : c->tx_size - c->tx_len;
+    info->tx_free = (c->flags & CF_SHUT_WR) ? 0 : tcp_sendq_room(c);
+    info->acked_at = c->acked_at;
     info->peer_closed = c->fin_seen && !c->rx_len;
     info->sack = (c->flags & CF_SACK) != 0;
     info->timestamps = (c->flags & CF_TS) != 0;

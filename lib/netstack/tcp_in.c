@@ -392,8 +392,9 @@ static bool new_ack(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
         acked--; /* our SYN: it opens the connection, not the congestion window */
     uint32_t bytes = acked;
     uint32_t data = min_u32(acked, c->tx_len);
-    c->tx_head = (c->tx_head + data) % c->tx_size;
-    c->tx_len -= data;
+    tcp_sendq_consume(c, data);
+    if (data)
+        c->acked_at = now;
     bool fin_acked = (c->flags & CF_FIN_SENT) && acked > data;
     c->snd_una = seg->ack;
     if (seq_lt(c->snd_nxt, c->snd_una))
@@ -675,7 +676,7 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
         if (!tcp_alive(c, gen))
             return;
     }
-    if ((c->flags & CF_WANT_WRITE) && c->tx_len < c->tx_size &&
+    if ((c->flags & CF_WANT_WRITE) && tcp_sendq_room(c) &&
         (c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT)) {
         c->flags &= (uint16_t)~CF_WANT_WRITE;
         tcp_notify(tcp, c, TCP_EV_WRITABLE);

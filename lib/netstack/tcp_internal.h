@@ -7,6 +7,7 @@
  * tcp_timer.c  tcp_poll: retransmission, persist, delayed ACK, keep-alive, TIME_WAIT
  * tcp_isn.c    RFC 6528 initial sequence numbers and SYN cookies
  * tcp_codec.c  tcp_parse / tcp_emit / tcp_checksum
+ * tcp_sendq.c  the send queue: ring bytes and runs the application keeps in place
  */
 #ifndef NETSTACK_TCP_INTERNAL_H
 #define NETSTACK_TCP_INTERNAL_H
@@ -99,5 +100,16 @@ void tcp_input_listen(struct tcp *tcp, struct tcp_listener *l, const struct ipv4
 /* tcp_timer.c */
 void tcp_rtt_sample(struct tcp *tcp, struct tcp_conn *c, uint64_t rtt_ns);
 void tcp_rearm_rtx(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+
+/* The send queue (tcp_sendq.c). */
+uint32_t tcp_sendq_room(const struct tcp_conn *c); /* bytes tcp_sendq_copy would take */
+uint32_t tcp_sendq_copy(struct tcp_conn *c, const void *data, size_t len);
+bool tcp_sendq_static(struct tcp_conn *c, const void *data, size_t len);
+/* Drop `n` acknowledged bytes from the front. */
+void tcp_sendq_consume(struct tcp_conn *c, uint32_t n);
+/* Bytes [off, off + len) of the queue as at most `max` slices (*n of them); returns how
+ * many bytes they cover, which is less than `len` only when `max` ran out. */
+uint32_t tcp_sendq_slices(const struct tcp_conn *c, uint32_t off, uint32_t len,
+                          struct net_iov *iov, size_t max, size_t *n);
 
 #endif

@@ -33,22 +33,28 @@ bool tcp_window_update_due(const struct tcp_conn *c)
     return old - c->rcv_nxt < c->rx_size / 2 && window_edge(c) != old;
 }
 
-/* Hand one segment to IP: header from `r`, payload from up to two slices. A payload
- * over `gso` bytes is a burst the device cuts into segments of `gso` (TSO). */
-static int xmit(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, const uint8_t *p1,
-                size_t n1, const uint8_t *p2, size_t n2, uint32_t gso, uint64_t now)
+/* Slices a segment's payload may need: one per run of the send queue, and one more
+ * where the ring wraps (its runs are in ring order, so it wraps once at most). */
+#define PAYLOAD_SLICES (TCP_SPANS_MAX + 1)
+
+/* Hand one segment to IP: header from `r`, then iov[1..n) (iov[0] is the header's). A
+ * payload over `gso` bytes is a burst the device cuts into segments of `gso` (TSO). */
+static int xmit(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, struct net_iov *iov,
+                size_t n, uint32_t gso, uint64_t now)
 {
     uint8_t hdr[TCP_HDR_MAX];
     int hl = tcp_emit(r, hdr, sizeof(hdr));
     if (hl < 0)
         return hl;
-    struct net_iov iov[3] = {{hdr, (size_t)hl}, {p1, n1}, {p2, n2}};
-    size_t n = n2 ? 3 : n1 ? 2 : 1;
+    iov[0] = (struct net_iov){hdr, (size_t)hl};
+    size_t payload = 0;
+    for (size_t i = 1; i < n; i++)
+        payload += iov[i].len;
     struct ipv4_tx tx = {.dst = dst, .proto = IPV4_PROTO_TCP};
     if (tcp->cfg.csum_offload) {
-        net_put16(hdr + TCP_OFF_CSUM, tcp_pseudo_sum(tcp->cfg.addr, dst, (size_t)hl + n1 + n2));
+        net_put16(hdr + TCP_OFF_CSUM, tcp_pseudo_sum(tcp->cfg.addr, dst, (size_t)hl + payload));
         tx.csum_at = TCP_OFF_CSUM;
-        if (gso && n1 + n2 > gso) {
+        if (gso && payload > gso) {
             tx.gso_size = (uint16_t)gso;
             tx.l4_hdr_len = (uint16_t)hl;
             tcp->stats.tx_bursts++;
@@ -144,16 +150,11 @@ static int send_seg(struct tcp *tcp, struct tcp_conn *c, uint32_t seq, uint8_t f
         r.ts_val = tcp_ts_now(c, now);
         r.ts_ecr = c->ts_recent;
     }
-    const uint8_t *p1 = NULL, *p2 = NULL;
-    size_t n1 = 0, n2 = 0;
-    if (len) {
-        uint32_t at = (c->tx_head + off) % c->tx_size;
-        n1 = len < c->tx_size - at ? len : c->tx_size - at;
-        p1 = c->tx + at;
-        n2 = len - n1;
-        p2 = c->tx;
-    }
-    int rc = xmit(tcp, c->remote_ip, &r, p1, n1, p2, n2, seg_max(c), now);
+    struct net_iov iov[1 + PAYLOAD_SLICES];
+    size_t n = 0;
+    if (tcp_sendq_slices(c, off, len, iov + 1, PAYLOAD_SLICES, &n) != len)
+        return NET_EINVAL; /* cannot happen: PAYLOAD_SLICES covers any stretch */
+    int rc = xmit(tcp, c->remote_ip, &r, iov, 1 + n, seg_max(c), now);
     if (rc == NET_OK && (flags & TCP_ACK)) {
         c->last_ack_sent = c->rcv_nxt;
         c->flags &= (uint16_t)~CF_ACK_NOW;
@@ -358,7 +359,8 @@ void tcp_reply_rst(struct tcp *tcp, const struct ipv4_repr *ip, const struct tcp
                 ((seg->flags & TCP_FIN) ? 1 : 0);
         r.flags = TCP_RST | TCP_ACK;
     }
-    xmit(tcp, ip->src, &r, NULL, 0, NULL, 0, 0, now);
+    struct net_iov iov[1];
+    xmit(tcp, ip->src, &r, iov, 1, 0, now);
 }
 
 void tcp_send_cookie_synack(struct tcp *tcp, const struct ipv4_repr *ip,
@@ -386,5 +388,6 @@ void tcp_send_cookie_synack(struct tcp *tcp, const struct ipv4_repr *ip,
         r.ws = tcp_rcv_ws(tcp);
     }
     tcp->stats.syn_cookies_sent++;
-    xmit(tcp, ip->src, &r, NULL, 0, NULL, 0, 0, now);
+    struct net_iov iov[1];
+    xmit(tcp, ip->src, &r, iov, 1, 0, now);
 }

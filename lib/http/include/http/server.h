@@ -7,9 +7,11 @@
  * storage, one per TCP connection slot), parses it (http/request.h), answers, and only
  * then reads the next request: pipelined requests wait in TCP's receive ring and are
  * answered in order, and a client that sends faster than it reads is slowed by its own
- * window. Output: the response head is corked (tcp_send_more) and the body follows straight
- * from the site image into TCP's send ring — the one copy — as fast as the send window
- * frees room (TCP_EV_WRITABLE), so a large file never holds up other connections.
+ * window. Output: the response head is corked (tcp_send_more) and the body is queued
+ * where it lies in the site image (tcp_send_static): nothing is copied until the segment
+ * is built, and a large file is in flight as fast as the windows allow while other
+ * connections go on. So the site image must stay unchanged as long as the TCP instance
+ * lives.
  *
  * What it answers: GET and HEAD of the site's files (a directory path serves its
  * index.html; a directory named without its slash is redirected to it), 304 for a

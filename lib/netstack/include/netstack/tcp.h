@@ -143,6 +143,13 @@ struct tcp_ooo {
 #define TCP_OOO_MAX 8 /* ranges per connection; a segment that would need a ninth is dropped */
 
 /* A connection's state. Fields are TCP's; applications use the functions below. */
+/* A run of the send queue (see tcp_conn): `len` bytes at `ext`, or in the ring. */
+struct tcp_span {
+    const uint8_t *ext;
+    uint32_t len;
+};
+#define TCP_SPANS_MAX 6
+
 struct tcp_conn {
     enum tcp_state state;
     uint16_t flags; /* CF_* in tcp_internal.h */
@@ -166,11 +173,16 @@ struct tcp_conn {
     uint32_t rcv_adv; /* right edge we advertised: never moves left (RFC 9293 3.8.6.2.2) */
     uint32_t last_ack_sent; /* RFC 7323 4.3: which TSval becomes TS.recent */
 
-    /* Rings: tx holds [snd_una, snd_una + tx_len); rx holds rx_len readable bytes from
-     * rx_head, then out-of-order ranges at their offset from rcv_nxt. */
+    /* The send queue holds [snd_una, snd_una + tx_len): bytes copied into the tx ring
+     * (ring_len of them from tx_head) and, with tcp_send_static, bytes left where the
+     * application keeps them; then spans[] list the queue's runs in order (a run with
+     * no `ext` is ring bytes), and no spans means it is all ring. rx holds rx_len
+     * readable bytes from rx_head, then out-of-order ranges at their offset from rcv_nxt. */
     uint8_t *tx, *rx;
     uint32_t tx_size, rx_size;
-    uint32_t tx_head, tx_len;
+    uint32_t tx_head, tx_len, ring_len;
+    struct tcp_span spans[TCP_SPANS_MAX];
+    uint8_t n_spans;
     uint32_t rx_head, rx_len;
     struct tcp_ooo ooo[TCP_OOO_MAX];
     uint8_t n_ooo;
@@ -200,6 +212,7 @@ struct tcp_conn {
     uint64_t keep_at;    /* keep-alive, or FIN_WAIT_2 / TIME_WAIT / SYN_RECEIVED expiry */
     uint64_t last_rx;    /* last segment from the peer, for keep-alive */
     uint64_t last_tx;    /* last data sent, for the restart window after idle */
+    uint64_t acked_at;   /* when an ACK last took bytes off the send queue */
     uint64_t state_since;
 
     /* Counters, for tcp_conn_info and tests. */
@@ -218,6 +231,7 @@ struct tcp_conn_info {
     uint32_t unsent;  /* bytes in the send ring not yet sent */
     uint32_t in_flight;
     uint32_t tx_free; /* bytes tcp_send would take now */
+    uint64_t acked_at; /* when the peer last acknowledged queued bytes (0: never) */
     bool peer_closed;
     bool sack, timestamps, window_scaling;
     uint64_t bytes_in, bytes_out;
@@ -364,6 +378,13 @@ int tcp_send(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len, 
  * tcp_send (or tcp_shutdown/tcp_close): the cork holds the tail until then. */
 int tcp_send_more(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len,
                   uint64_t now);
+/* Queue `len` bytes without copying them: they must stay where they are, unchanged, as
+ * long as the TCP instance lives (a file in a read-only image). The ring does not bound
+ * them, so a large file is in flight as fast as the windows allow. Takes all or nothing:
+ * `len`, or 0 when the queue already holds TCP_SPANS_MAX runs (TCP_EV_WRITABLE follows
+ * when one is acknowledged); NET_EINVAL as tcp_send. `more`: corked, as tcp_send_more. */
+int tcp_send_static(struct tcp *tcp, struct tcp_conn *c, const void *data, size_t len,
+                    bool more, uint64_t now);
 /* Copy out up to `cap` received bytes; returns how many (0: none yet, or EOF — see
  * tcp_conn_info.peer_closed). Reading opens the window. */
 int tcp_recv(struct tcp *tcp, struct tcp_conn *c, void *buf, size_t cap, uint64_t now);
