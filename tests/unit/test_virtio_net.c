@@ -139,21 +139,28 @@ static void on_rx(void *ctx, const uint8_t *frame, size_t len)
 
 static const struct vnet_ops ops = {.phys = identity, .rx = on_rx};
 
-static void up(struct rig *r, uint32_t version)
+/* A device offering `extra` features beyond the basics, driven with `tso_bufs`. */
+static void up_with(struct rig *r, uint32_t version, uint64_t extra, uint16_t tso_bufs)
 {
     memset(r, 0, sizeof(*r));
     r->dev = (struct dev){.version = version,
                           .offered = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTQ_F_EVENT_IDX |
-                                     (version == 2 ? VIRTIO_F_VERSION_1 : 0),
+                                     (version == 2 ? VIRTIO_F_VERSION_1 : 0) | extra,
                           .config = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef, VIRTIO_NET_S_LINK_UP, 0}};
     cr_assert_eq(virtio_mmio_probe(&r->t, &regs, &r->dev), VIRTIO_OK);
     r->n = calloc(1, sizeof(*r->n));
-    size_t bytes = vnet_mem_bytes(QSIZE, 0);
+    size_t bytes = vnet_mem_bytes(QSIZE, tso_bufs);
     r->mem = aligned_alloc(4096, bytes);
     dma_base = r->mem;
-    struct vnet_cfg cfg = {.mem = r->mem, .mem_len = bytes, .queue_size = QSIZE};
+    struct vnet_cfg cfg = {.mem = r->mem, .mem_len = bytes, .queue_size = QSIZE,
+                           .tso_bufs = tso_bufs};
     int rc = vnet_init(r->n, &r->t, &cfg, &ops, r);
     cr_assert_eq(rc, VIRTIO_OK, "vnet_init: %d (status %x)", rc, r->dev.status);
+}
+
+static void up(struct rig *r, uint32_t version)
+{
+    up_with(r, version, 0, 0);
 }
 
 static void down(struct rig *r)
@@ -406,4 +413,132 @@ Test(vnet, a_device_that_needs_a_reset_is_brought_back_up)
         cr_assert_eq(r.got_len, 60);
         down(&r);
     }
+}
+
+/* ---- Offloads: checksum and TSO (5.1.6.2) ----------------------------------------------- */
+
+#define OFFLOADS (VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4)
+
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+Test(vnet, offloads_are_negotiated_only_when_offered_and_given_tso_buffers)
+{
+    struct rig r;
+    up_with(&r, 2, OFFLOADS, 2);
+    cr_assert_eq(r.dev.drv[0] & OFFLOADS, OFFLOADS);
+    struct net_dev_caps c = vnet_caps(r.n);
+    cr_assert(c.tx_csum);
+    cr_assert_eq(c.tso_max, VNET_TSO_BUF_SIZE - VNET_HDR_MODERN);
+    down(&r);
+
+    up_with(&r, 2, OFFLOADS, 0); /* no memory for bursts: ask for nothing */
+    cr_assert_eq(r.dev.drv[0] & OFFLOADS, 0);
+    c = vnet_caps(r.n);
+    cr_assert(!c.tx_csum && !c.tso_max);
+    cr_assert_null(vnet_dev_ops.reserve(r.n, 4000), "no buffer holds a burst");
+    down(&r);
+
+    up_with(&r, 1, 0, 2); /* user networking: QEMU offers neither */
+    cr_assert_eq(r.dev.drv[0] & OFFLOADS, 0);
+    c = vnet_caps(r.n);
+    cr_assert(!c.tx_csum && !c.tso_max);
+    down(&r);
+}
+
+Test(vnet, a_tso_burst_goes_in_a_large_buffer_described_by_its_header)
+{
+    static uint8_t buf[VNET_TSO_BUF_SIZE];
+    for (uint32_t v = 1; v <= 2; v++) {
+        struct rig r;
+        up_with(&r, v, OFFLOADS, 2);
+        size_t len = 40000;
+        uint8_t *f = vnet_dev_ops.reserve(r.n, len);
+        cr_assert_not_null(f);
+        for (size_t i = 0; i < len; i++)
+            f[i] = (uint8_t)(i * 7);
+        struct net_offload off = {.csum_start = 34, .csum_offset = 16, .hdr_len = 66,
+                                  .gso_size = 1448};
+        vnet_dev_ops.commit(r.n, f, len, &off);
+        uint8_t *g = vnet_dev_ops.reserve(r.n, 54); /* checksum only, in a small buffer */
+        cr_assert_not_null(g);
+        memset(g, 0x33, 54);
+        struct net_offload csum = {.csum_start = 34, .csum_offset = 16};
+        vnet_dev_ops.commit(r.n, g, 54, &csum);
+
+        struct vdev_chain c;
+        cr_assert_eq(vdev_pop(&r.dev.q[VNET_TXQ], &c), 1);
+        cr_assert_eq(vdev_read(&r.dev.q[VNET_TXQ], &c, buf, sizeof(buf)), hdr(v) + len);
+        cr_assert_eq(buf[0], VNET_HDR_F_NEEDS_CSUM);
+        cr_assert_eq(buf[1], VNET_HDR_GSO_TCPV4);
+        cr_assert_eq(le16(buf + 2), 66, "hdr_len");
+        cr_assert_eq(le16(buf + 4), 1448, "gso_size");
+        cr_assert_eq(le16(buf + 6), 34, "csum_start");
+        cr_assert_eq(le16(buf + 8), 16, "csum_offset");
+        if (v == 2)
+            cr_assert_eq(le16(buf + 10), 0, "num_buffers");
+        for (size_t i = 0; i < len; i++)
+            cr_assert_eq(buf[hdr(v) + i], (uint8_t)(i * 7), "byte %zu", i);
+
+        cr_assert_eq(vdev_pop(&r.dev.q[VNET_TXQ], &c), 1);
+        cr_assert_eq(vdev_read(&r.dev.q[VNET_TXQ], &c, buf, sizeof(buf)), hdr(v) + 54);
+        cr_assert_eq(buf[0], VNET_HDR_F_NEEDS_CSUM);
+        cr_assert_eq(buf[1], 0, "no segmentation");
+        cr_assert_eq(le16(buf + 6), 34);
+        cr_assert_eq(le16(buf + 8), 16);
+        cr_assert_eq(buf[hdr(v)], 0x33);
+        cr_assert_eq(r.n->stats.tx_offloaded, 2);
+        cr_assert_eq(r.n->stats.tx_bursts, 1);
+        cr_assert_eq(r.dev.q[VNET_TXQ].driver_errors, 0);
+        down(&r);
+    }
+}
+
+Test(vnet, tso_buffers_run_out_and_come_back_when_the_device_is_done)
+{
+    struct rig r;
+    up_with(&r, 2, OFFLOADS, 2);
+    struct net_offload off = {.csum_start = 34, .csum_offset = 16, .hdr_len = 66,
+                              .gso_size = 1448};
+    uint8_t *seen[2];
+    for (int k = 0; k < 2; k++) {
+        seen[k] = vnet_dev_ops.reserve(r.n, 9000);
+        cr_assert_not_null(seen[k]);
+        vnet_dev_ops.commit(r.n, seen[k], 9000, &off);
+    }
+    cr_assert_neq(seen[0], seen[1]);
+    cr_assert_null(vnet_dev_ops.reserve(r.n, 9000), "both bursts are with the device");
+    cr_assert_eq(r.n->stats.tx_full, 1);
+    uint8_t *small = vnet_dev_ops.reserve(r.n, 60);
+    cr_assert_not_null(small, "small frames still go");
+    vnet_dev_ops.commit(r.n, small, 60, NULL);
+
+    struct vdev_chain c;
+    cr_assert_eq(vdev_pop(&r.dev.q[VNET_TXQ], &c), 1);
+    vdev_complete(&r.dev.q[VNET_TXQ], c.head, 0); /* the first burst is done */
+    uint8_t *again = vnet_dev_ops.reserve(r.n, 9000);
+    cr_assert_eq(again, seen[0], "its buffer returned");
+    /* Asked for a small frame instead, the driver gives the burst buffer back. */
+    uint8_t *s2 = vnet_dev_ops.reserve(r.n, 60);
+    vnet_dev_ops.commit(r.n, s2, 60, NULL);
+    cr_assert_eq(vnet_dev_ops.reserve(r.n, 9000), seen[0]);
+    cr_assert_eq(r.dev.q[VNET_TXQ].driver_errors, 0);
+    down(&r);
+}
+
+Test(vnet, an_offload_the_device_did_not_offer_is_refused_and_counted)
+{
+    struct rig r;
+    up(&r, 2);
+    uint8_t *f = vnet_dev_ops.reserve(r.n, 60);
+    struct net_offload csum = {.csum_start = 34, .csum_offset = 16};
+    vnet_dev_ops.commit(r.n, f, 60, &csum);
+    cr_assert_eq(r.n->stats.tx_bad_offload, 1);
+    cr_assert_eq(r.n->stats.tx_frames, 0, "nothing the device would send wrong");
+    cr_assert_eq(vnet_dev_ops.reserve(r.n, 60), f, "the reservation stays");
+    vnet_dev_ops.commit(r.n, f, 60, NULL);
+    cr_assert_eq(r.n->stats.tx_frames, 1);
+    down(&r);
 }
