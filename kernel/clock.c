@@ -18,6 +18,11 @@ static uint64_t ticks_to_ns(uint64_t ticks)
     return (uint64_t)(((unsigned __int128)ticks * ns_mult) >> 32);
 }
 
+uint64_t clock_tsc_to_us(uint64_t ticks)
+{
+    return ticks_to_ns(ticks) / 1000;
+}
+
 uint64_t clock_ns(void)
 {
     return ticks_to_ns(rdtsc() - boot_tsc);

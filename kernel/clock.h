@@ -25,6 +25,8 @@ bool kvmclock_sample(struct kvmclock *k);
 
 void clock_init(void);
 uint64_t clock_ns(void);
+/* A TSC interval in microseconds, at the current rate. */
+uint64_t clock_tsc_to_us(uint64_t ticks);
 /* Fire VEC_TIMER at `deadline` (ns); UINT64_MAX disarms. A past deadline fires at once. */
 void clock_set_alarm(uint64_t deadline);
 uint64_t clock_tsc_hz(void);

@@ -22,8 +22,43 @@
 #include "wallclock.h"
 
 void kmain(uint32_t start_info_paddr);
+extern uint64_t boot_tsc;
 
 static struct device_list devices;
+
+/* Boot phases, stamped with the raw TSC (the rate is only known once the clock is up) and
+ * logged in one line once the guest serves: where the time from entry to ready goes. */
+enum { PH_CONSOLE, PH_MEMORY, PH_PAGING, PH_APIC, PH_CLOCK, PH_TASKS, PH_DEVICES, PH_READY,
+       PH_WALLCLOCK, PH_NETWORK, PH_COUNT };
+static const char *const phase_name[PH_COUNT] = {
+    "console", "memory", "paging", "apic", "clock", "tasks", "devices", "ready",
+    "wallclock", "network"};
+static uint64_t kmain_tsc, phase_tsc[PH_COUNT];
+
+static void phase_done(unsigned ph)
+{
+    phase_tsc[ph] = rdtsc();
+}
+
+/* "boot: phases (us): entry->kmain A, console B, ...": each phase's share, in order. */
+static void phases_report(void)
+{
+    char line[256];
+    size_t n = ksnprintf(line, sizeof(line), "entry->kmain %lu,",
+                         clock_tsc_to_us(kmain_tsc - boot_tsc));
+    uint64_t prev = kmain_tsc;
+    for (unsigned i = 0; i < PH_COUNT; i++) {
+        if (i == PH_READY) {
+            n += ksnprintf(line + n, sizeof(line) - n, " | ready |");
+            prev = phase_tsc[i];
+            continue;
+        }
+        n += ksnprintf(line + n, sizeof(line) - n, "%s %s %lu", i && i != PH_WALLCLOCK ? "," : "",
+                       phase_name[i], clock_tsc_to_us(phase_tsc[i] - prev));
+        prev = phase_tsc[i];
+    }
+    klog("boot", "phases (us): %s", line);
+}
 
 static void warn_word(void *ctx, const char *why, const char *word, int len)
 {
@@ -65,6 +100,7 @@ void kmain(uint32_t start_info_paddr)
     struct cmdline cmd;
     char ip[16], gw[16];
 
+    kmain_tsc = rdtsc();
     serial_init();                  /* console first, so everything after can speak */
     trap_init();                    /* GDT, TSS, IDT: faults from here on are reported */
     if (!si || si->magic != PVH_START_MAGIC)
@@ -74,15 +110,21 @@ void kmain(uint32_t start_info_paddr)
     klog("cmdline", "\"%s\"", line);
     cmdline_parse(line, &cmd, warn_word, 0);
     printk_set_debug(cmd.debug);
+    phase_done(PH_CONSOLE);
 
     mem_init(si);                   /* page allocator over the boot memory map */
+    phase_done(PH_MEMORY);
     paging_init();                  /* identity map of all RAM, NX data */
     klog("memory", "%lu MiB RAM, %lu MiB free in %lu ranges, %s pages%s, %s",
          mem_ram_bytes() >> 20, mem_stats()->total_bytes >> 20, mem_stats()->regions,
          paging_page_size(), paging_nx() ? ", NX" : "", paging_ram_type());
+    phase_done(PH_PAGING);
     apic_init();                    /* LAPIC on, 8259 masked, I/O APIC entries masked */
+    phase_done(PH_APIC);
     clock_init();                   /* TSC frequency, LAPIC timer calibration */
+    phase_done(PH_CLOCK);
     task_init();                    /* scheduler: this boot context becomes the idle task */
+    phase_done(PH_TASKS);
     devices_probe(&cmd, &devices);  /* virtio-mmio transports */
     klog("network", "address %s/%u gateway %s", kfmt_ip4(cmd.ip, ip, sizeof(ip)),
          cmd.prefix_len, kfmt_ip4(cmd.gw, gw, sizeof(gw)));
@@ -95,14 +137,19 @@ void kmain(uint32_t start_info_paddr)
         static struct task victim;
         task_spawn(&victim, "overflow", overflow_task, 0);
     }
+    phase_done(PH_DEVICES);
     uint64_t boot_ns = clock_ns();
+    phase_done(PH_READY);
     klog("boot", "ready in %lu.%03lu ms from entry", boot_ns / 1000000, boot_ns / 1000 % 1000);
     if (cmd.selftest)
         selftest_run(cmd.selftest_fail);
     if (cmd.costs)
         costs_report(&devices);
     wallclock_init();               /* time of day for Date headers, if the machine has one */
+    phase_done(PH_WALLCLOCK);
     net_start(&cmd, &devices);      /* NIC + netstack + web server in their own task */
+    phase_done(PH_NETWORK);
+    phases_report();
     /* Idle: halt until the next deadline or interrupt. With nothing pending no alarm is
      * armed at all, so an idle guest costs the host nothing. */
     for (;;)
