@@ -2,30 +2,42 @@
 
 #include "apic.h"
 #include "arch.h"
+#include "clockcal.h"
 #include "panic.h"
 #include "printk.h"
+#include "rtc.h"
+#include "trap.h"
+#include "wallclock.h"
+
+#define PIT_HZ 1193182
+/* 0.5 ms of PIT: 597 ticks, each end read to within a tick, so the rate is good to ~0.3%
+ * at once; the RTC's seconds refine it to ppm once the guest serves. */
+#define PIT_WINDOW (PIT_HZ / 2000)
+/* With the TSC rate known exactly (cpuid, kvmclock), the LAPIC timer alone is timed. */
+#define LAPIC_WINDOW_NS 250000
+/* An RTC interval further than this from the PIT's estimate is no whole second. */
+#define REFINE_TOLERANCE_PPM 20000
+#define REFINE_MAX_EDGES 8
 
 extern uint64_t boot_tsc;
 
-static uint64_t tsc_hz, lapic_hz;
-static uint64_t ns_mult;    /* ns = tsc ticks * ns_mult >> 32 */
-static uint64_t lapic_mult; /* lapic ticks = ns * lapic_mult >> 32 (no 128-bit division) */
-static bool invariant;
+static struct timescale ts;     /* TSC -> ns since entry */
+static uint64_t lapic_hz;
+static uint64_t lapic_mult;     /* lapic ticks = ns * lapic_mult >> 32 (no 128-bit division) */
+static uint64_t cal_tsc, cal_lapic; /* the LAPIC/TSC ratio measured at boot */
+static bool invariant, refinable;
 static const char *source = "none";
-
-static uint64_t ticks_to_ns(uint64_t ticks)
-{
-    return (uint64_t)(((unsigned __int128)ticks * ns_mult) >> 32);
-}
+static unsigned rtc_edges;
+static uint64_t rtc_edge_tsc;
 
 uint64_t clock_tsc_to_us(uint64_t ticks)
 {
-    return ticks_to_ns(ticks) / 1000;
+    return (uint64_t)(((unsigned __int128)ticks * ts.mult) >> 32) / 1000;
 }
 
 uint64_t clock_ns(void)
 {
-    return ticks_to_ns(rdtsc() - boot_tsc);
+    return timescale_ns(&ts, rdtsc());
 }
 
 static uint64_t from_cpuid15(void)
@@ -75,29 +87,81 @@ static uint64_t from_kvmclock(void)
     return k.shift >= 0 ? hz >> k.shift : hz << -k.shift;
 }
 
-/* PIT channel 0 counts down at 1.193182 MHz whatever its gate; poll it for 5 ms: 5966
- * ticks give the TSC rate within 0.02%, and every millisecond here delays the boot. */
+/* One calibration: a reference (the PIT, or none) and the LAPIC timer, read together
+ * between two TSC reads. */
+struct calib {
+    bool pit;
+    uint32_t pit_last;
+    uint64_t pit_ticks;
+};
+
+static void take(struct calib *c, struct clock_sample *s)
+{
+    s->tsc_before = rdtsc();
+    if (c->pit)
+        outb(0x43, 0x00); /* latch channel 0 */
+    s->lapic = apic_timer_current();
+    s->tsc_after = rdtsc();
+    if (c->pit) {
+        uint32_t lo = inb(0x40), hi = inb(0x40);
+        uint32_t cur = hi << 8 | lo;
+        c->pit_ticks += pit_ticks_between(c->pit_last, cur);
+        c->pit_last = cur;
+    }
+    s->ref = c->pit_ticks;
+}
+
+/* The best of three readings: a host that stalls the guest mid-reading (TCG waiting for
+ * QEMU's lock, say) widens that bracket, and its midpoint is not to be trusted. */
+static struct clock_sample take_best(struct calib *c)
+{
+    struct clock_sample s[3];
+    for (int i = 0; i < 3; i++)
+        take(c, &s[i]);
+    return *clock_sample_best(clock_sample_best(&s[0], &s[1]), &s[2]);
+}
+
+/* The TSC rate over PIT_WINDOW of PIT channel 0 (which counts at 1.193182 MHz whatever its
+ * gate), and the LAPIC timer over the same window; 0 when no PIT answers. */
 static uint64_t from_pit(void)
 {
-    const uint32_t pit_hz = 1193182, want = pit_hz / 200;
+    struct calib c = {.pit = true, .pit_last = 0};
     outb(0x43, 0x34); /* channel 0, lo/hi, mode 2, binary */
     outb(0x40, 0);
     outb(0x40, 0); /* reload 65536 */
-    uint32_t elapsed = 0, last = 0x10000;
-    uint64_t t0 = rdtsc(), limit = t0 + (1ull << 36);
-    while (elapsed < want) {
-        outb(0x43, 0x00); /* latch channel 0 */
-        uint32_t lo = inb(0x40), hi = inb(0x40);
-        uint32_t cur = hi << 8 | lo;
-        if (cur == 0)
-            cur = 0x10000;
-        elapsed += cur <= last ? last - cur : last + 0x10000 - cur;
-        last = cur;
-        if (rdtsc() > limit)
-            return 0; /* no PIT answering */
+    struct clock_sample start = take_best(&c), s = start;
+    while (s.ref < start.ref + PIT_WINDOW) {
+        take(&c, &s);
+        if (s.tsc_after - start.tsc_after > (1ull << 33))
+            return 0; /* seconds at any plausible rate: no PIT answering */
     }
-    uint64_t dt = rdtsc() - t0;
-    return dt * pit_hz / elapsed;
+    struct clock_sample end = take_best(&c);
+    cal_tsc = clock_sample_tsc(&end) - clock_sample_tsc(&start);
+    cal_lapic = start.lapic - end.lapic;
+    return clock_rate(cal_tsc, end.ref - start.ref, PIT_HZ);
+}
+
+/* The LAPIC timer over LAPIC_WINDOW_NS of TSC time, with the TSC rate known. */
+static void lapic_window(uint64_t tsc_hz)
+{
+    struct calib c = {.pit = false};
+    struct clock_sample start = take_best(&c);
+    uint64_t until = start.tsc_after + tsc_hz / (1000000000 / LAPIC_WINDOW_NS);
+    while (rdtsc() < until)
+        __asm__ volatile("pause");
+    struct clock_sample end = take_best(&c);
+    cal_tsc = clock_sample_tsc(&end) - clock_sample_tsc(&start);
+    cal_lapic = start.lapic - end.lapic;
+}
+
+/* LAPIC alarms follow the TSC rate through the ratio measured at boot (both clocks follow
+ * the same host time), so a refined TSC rate refines them too. */
+static void lapic_follow(uint64_t tsc_hz)
+{
+    lapic_hz = clock_rate(cal_lapic, cal_tsc, tsc_hz);
+    if (!lapic_hz || lapic_hz >= (1ull << 32))
+        panic("timer: the local APIC timer counts at %lu Hz", lapic_hz);
+    lapic_mult = (lapic_hz << 32) / 1000000000u;
 }
 
 void clock_spin_ns(uint64_t ns)
@@ -115,33 +179,80 @@ void clock_init(void)
         cpuid(0x80000007, 0, r);
         invariant = r[3] & (1u << 8);
     }
+    uint64_t tsc_hz;
+    apic_timer_oneshot(0xffffffffu); /* counting down from the top through calibration */
     if ((tsc_hz = from_cpuid15()))
         source = "cpuid";
     else if ((tsc_hz = from_kvmclock()))
         source = "kvmclock";
     else if ((tsc_hz = from_pit()))
-        source = "pit";
+        source = "pit", refinable = true;
     else
         panic("timer: cannot find the TSC frequency (no CPUID 0x15, kvmclock or PIT)");
-    ns_mult = (1000000000ull << 32) / tsc_hz;
-
-    /* LAPIC timer: count down from the top for 0.5 ms of TSC time, timed by the TSC reads
-     * around it (over 3 * 10^4 ticks at the tens of MHz QEMU gives it; both clocks follow
-     * the same host time). Alarms only need it roughly right: whoever wakes early checks
-     * the clock and sleeps again. Every millisecond here is boot time. */
-    apic_timer_oneshot(0xffffffffu);
-    uint64_t t0 = clock_ns();
-    clock_spin_ns(500000);
-    uint32_t left = apic_timer_current();
-    uint64_t t1 = clock_ns();
+    if (!cal_tsc)
+        lapic_window(tsc_hz);
     apic_timer_oneshot(0);
-    lapic_hz = (uint64_t)(0xffffffffu - left) * 1000000000ull / (t1 - t0);
-    if (!lapic_hz || lapic_hz >= (1ull << 32))
-        panic("timer: the local APIC timer counts at %lu Hz", lapic_hz);
-    lapic_mult = (lapic_hz << 32) / 1000000000u;
+    timescale_init(&ts, boot_tsc, tsc_hz);
+    lapic_follow(tsc_hz);
     klog("timer", "tsc %lu.%03lu MHz (%s)%s, lapic timer %lu.%03lu MHz",
          tsc_hz / 1000000, tsc_hz / 1000 % 1000, source, invariant ? " invariant" : "",
          lapic_hz / 1000000, lapic_hz / 1000 % 1000);
+}
+
+static void rtc_stop(void)
+{
+    rtc_update_irq(false);
+    ioapic_mask(RTC_GSI);
+}
+
+/* A second of the RTC began: time the TSC between two such edges. */
+static void on_rtc(const struct trap_frame *f, void *ctx)
+{
+    (void)f;
+    (void)ctx;
+    uint64_t tsc = rdtsc(); /* first: the edge is now */
+    if (!rtc_ack())
+        return;
+    uint64_t hz = rtc_edges++ ? clock_rate_from_seconds(tsc - rtc_edge_tsc, ts.hz,
+                                                        REFINE_TOLERANCE_PPM)
+                              : 0;
+    rtc_edge_tsc = tsc;
+    if (!hz) {
+        if (rtc_edges == REFINE_MAX_EDGES) {
+            rtc_stop();
+            klog("timer", "the RTC's seconds never matched the tsc: rate stays %lu.%03lu MHz "
+                 "(unrefined)", ts.hz / 1000000, ts.hz / 1000 % 1000);
+        }
+        return;
+    }
+    uint64_t was = ts.hz;
+    timescale_set_rate(&ts, tsc, hz); /* time at the edge stays what it was */
+    lapic_follow(hz);
+    rtc_stop();
+    wallclock_anchor(timescale_ns(&ts, tsc));
+    klog("timer", "tsc refined to %lu.%06lu MHz from the RTC (was %lu.%06lu), lapic timer "
+         "%lu.%03lu MHz", hz / 1000000, hz % 1000000, was / 1000000, was % 1000000,
+         lapic_hz / 1000000, lapic_hz / 1000 % 1000);
+}
+
+void clock_refine_start(void)
+{
+    if (!refinable)
+        return; /* cpuid and kvmclock state the rate */
+    const char *why = 0;
+    uint8_t vector = (uint8_t)(VEC_DEVICE_BASE + RTC_GSI);
+    if (!rtc_present())
+        why = "no RTC";
+    else if (trap_has_handler(vector))
+        why = "the RTC's interrupt line is a device's";
+    if (why) {
+        klog("timer", "%s: the tsc rate stays %lu.%03lu MHz from %u us of PIT (unrefined)",
+             why, ts.hz / 1000000, ts.hz / 1000 % 1000, 1000000 / (PIT_HZ / PIT_WINDOW));
+        return;
+    }
+    trap_set_handler(vector, on_rtc, 0);
+    ioapic_route(RTC_GSI, vector);
+    rtc_update_irq(true);
 }
 
 void clock_set_alarm(uint64_t deadline)
@@ -160,7 +271,7 @@ void clock_set_alarm(uint64_t deadline)
     apic_timer_oneshot((uint32_t)ticks);
 }
 
-uint64_t clock_tsc_hz(void) { return tsc_hz; }
+uint64_t clock_tsc_hz(void) { return ts.hz; }
 uint64_t clock_lapic_hz(void) { return lapic_hz; }
 bool clock_tsc_invariant(void) { return invariant; }
 const char *clock_source(void) { return source; }

@@ -3,8 +3,12 @@
  *
  * Time is nanoseconds since the kernel's first instruction (the TSC read in boot.S).
  * clock_init() finds the TSC frequency — CPUID leaf 0x15 when the CPU states it, else
- * KVM's pvclock parameters (exact under KVM), else the PIT, polled once at boot (its
- * interrupt is never used) — and calibrates the local APIC timer against the TSC.
+ * KVM's pvclock parameters (exact under KVM), else 0.5 ms of the PIT, polled once at boot
+ * (its interrupt is never used; good to ~0.3%) — and times the local APIC timer against
+ * the TSC. A PIT rate is refined once the guest serves: clock_refine_start() times the TSC
+ * between two of the RTC's second edges (its update interrupt, IRQ 8), then re-bases the
+ * clock so time stays continuous, lets LAPIC alarms follow and re-anchors the wall clock
+ * on that edge. Without an RTC the PIT's rate stays, and the log says so.
  * clock_set_alarm() arms the LAPIC timer to fire VEC_TIMER at an absolute time, which is
  * how the idle loop halts until the next deadline instead of ticking.
  */
@@ -24,6 +28,8 @@ struct kvmclock {
 bool kvmclock_sample(struct kvmclock *k);
 
 void clock_init(void);
+/* Refine a PIT-calibrated rate from the RTC's seconds, in the background (interrupts). */
+void clock_refine_start(void);
 uint64_t clock_ns(void);
 /* A TSC interval in microseconds, at the current rate. */
 uint64_t clock_tsc_to_us(uint64_t ticks);

@@ -150,6 +150,7 @@ void kmain(uint32_t start_info_paddr)
     net_start(&cmd, &devices);      /* NIC + netstack + web server in their own task */
     phase_done(PH_NETWORK);
     phases_report();
+    clock_refine_start();           /* a PIT-timed TSC rate, refined on the RTC's seconds */
     /* Idle: halt until the next deadline or interrupt. With nothing pending no alarm is
      * armed at all, so an idle guest costs the host nothing. */
     for (;;)

@@ -88,6 +88,11 @@ void trap_set_handler(uint8_t vector, trap_handler h, void *ctx)
     handlers[vector].ctx = ctx;
 }
 
+bool trap_has_handler(uint8_t vector)
+{
+    return handlers[vector].fn != 0;
+}
+
 void trap_set_after_irq(void (*fn)(void))
 {
     after_irq_fn = fn;

@@ -10,6 +10,7 @@
 #ifndef KERNEL_TRAP_H
 #define KERNEL_TRAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct trap_frame {
@@ -28,6 +29,7 @@ typedef void (*trap_handler)(const struct trap_frame *f, void *ctx);
 
 void trap_init(void);
 void trap_set_handler(uint8_t vector, trap_handler h, void *ctx);
+bool trap_has_handler(uint8_t vector);
 /* Called after each interrupt handler: acknowledge the interrupt (the LAPIC's EOI). */
 void trap_set_eoi(void (*eoi)(void));
 /* Called after the EOI of every device or timer interrupt, on the interrupted stack:
