@@ -4,8 +4,9 @@
  * QEMU finds `_start32` through the XEN_ELFNOTE_PHYS32_ENTRY note and enters it in
  * 32-bit protected mode, paging off, with %ebx pointing at the hvm_start_info block
  * (command line, memory map). We record the TSC first (boot time is measured from here),
- * clear .bss, identity-map the first 4 GiB with 2 MiB pages (RAM below 4 GiB plus the
- * APIC, I/O APIC and virtio-mmio windows), enter long mode and call kmain(start_info).
+ * clear .bss, load page tables that identity-map the first 4 GiB with 2 MiB pages (RAM
+ * below 4 GiB plus the APIC, I/O APIC and virtio-mmio windows; built by the assembler, so
+ * no loop runs at boot), enter long mode and call kmain(start_info).
  * kernel/paging.c replaces these tables with ones that cover all RAM and mark data NX.
  */
 #define PTE_P 0x1
@@ -30,7 +31,8 @@ _start32:
     mov %edx, boot_tsc + 4
     mov %ebx, boot_start_info
 
-    /* Zero .bss: it holds the page tables and the boot stack. */
+    /* Zero .bss. The page tables are built already (.data) and the boot stack lies beyond
+     * __bss_end: under PVM each iteration of this loop costs a microsecond. */
     cld
     mov $__bss_start, %edi
     mov $__bss_end, %ecx
@@ -38,31 +40,6 @@ _start32:
     shr $2, %ecx
     xor %eax, %eax
     rep stosl
-
-    /* PML4[0] -> PDPT; PDPT[0..3] -> PD0..PD3; each PD: 512 x 2 MiB. */
-    mov $boot_pdpt, %eax
-    or $(PTE_P | PTE_W), %eax
-    mov %eax, boot_pml4
-    xor %ecx, %ecx
-1:  mov %ecx, %eax
-    shl $12, %eax
-    add $boot_pd, %eax
-    or $(PTE_P | PTE_W), %eax
-    mov %eax, boot_pdpt(, %ecx, 8)
-    inc %ecx
-    cmp $4, %ecx
-    jne 1b
-    xor %ecx, %ecx                   /* entry index over the four PDs, 0..2047 */
-2:  mov %ecx, %eax
-    shl $21, %eax                     /* low 32 bits of the 2 MiB frame address */
-    or $(PTE_P | PTE_W | PTE_PS), %eax
-    mov %eax, boot_pd(, %ecx, 8)
-    mov %ecx, %eax
-    shr $11, %eax                     /* bits 32+ of the frame address */
-    mov %eax, boot_pd + 4(, %ecx, 8)
-    inc %ecx
-    cmp $2048, %ecx
-    jne 2b
 
     mov $boot_pml4, %eax
     mov %eax, %cr3
@@ -117,15 +94,29 @@ boot_tsc:
 boot_start_info:
     .long 0
 
-    .section .bss
+    /* PML4[0] -> PDPT; PDPT[0..3] -> PD0..PD3; each PD: 512 x 2 MiB, present and
+     * writable. Static data: the loader puts them in place. */
+    .section .data
     .balign 4096
     .globl boot_pml4
 boot_pml4:
-    .skip 4096
+    .quad boot_pdpt + (PTE_P | PTE_W)
+    .fill 511, 8, 0
 boot_pdpt:
-    .skip 4096
+    .quad boot_pd + (PTE_P | PTE_W)
+    .quad boot_pd + 4096 + (PTE_P | PTE_W)
+    .quad boot_pd + 2 * 4096 + (PTE_P | PTE_W)
+    .quad boot_pd + 3 * 4096 + (PTE_P | PTE_W)
+    .fill 508, 8, 0
 boot_pd:
-    .skip 4 * 4096
+    .set frame, 0
+    .rept 2048
+    .quad (frame << 21) | (PTE_P | PTE_W | PTE_PS)
+    .set frame, frame + 1
+    .endr
+
+    /* Not zeroed at entry: nothing reads the stack before writing it. */
+    .section .stack, "aw", @nobits
     .balign 16
 boot_stack:
     .skip 16384

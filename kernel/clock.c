@@ -27,8 +27,8 @@ static uint64_t lapic_mult;     /* lapic ticks = ns * lapic_mult >> 32 (no 128-b
 static uint64_t cal_tsc, cal_lapic; /* the LAPIC/TSC ratio measured at boot */
 static bool invariant, refinable;
 static const char *source = "none";
-static unsigned rtc_edges;
-static uint64_t rtc_edge_tsc;
+static struct rtc_edges edges;
+static unsigned edges_seen;
 
 uint64_t clock_tsc_to_us(uint64_t ticks)
 {
@@ -205,7 +205,7 @@ static void rtc_stop(void)
     ioapic_mask(RTC_GSI);
 }
 
-/* A second of the RTC began: time the TSC between two such edges. */
+/* A second of the RTC began: time the TSC across such edges (clockcal.h). */
 static void on_rtc(const struct trap_frame *f, void *ctx)
 {
     (void)f;
@@ -213,12 +213,10 @@ static void on_rtc(const struct trap_frame *f, void *ctx)
     uint64_t tsc = rdtsc(); /* first: the edge is now */
     if (!rtc_ack())
         return;
-    uint64_t hz = rtc_edges++ ? clock_rate_from_seconds(tsc - rtc_edge_tsc, ts.hz,
-                                                        REFINE_TOLERANCE_PPM)
-                              : 0;
-    rtc_edge_tsc = tsc;
+    uint64_t hz = rtc_edges_feed(&edges, tsc, ts.hz, REFINE_TOLERANCE_PPM);
+    edges_seen++;
     if (!hz) {
-        if (rtc_edges == REFINE_MAX_EDGES) {
+        if (edges_seen == REFINE_MAX_EDGES) {
             rtc_stop();
             klog("timer", "the RTC's seconds never matched the tsc: rate stays %lu.%03lu MHz "
                  "(unrefined)", ts.hz / 1000000, ts.hz / 1000 % 1000);

@@ -6,9 +6,9 @@
  * KVM's pvclock parameters (exact under KVM), else 0.5 ms of the PIT, polled once at boot
  * (its interrupt is never used; good to ~0.3%) — and times the local APIC timer against
  * the TSC. A PIT rate is refined once the guest serves: clock_refine_start() times the TSC
- * between two of the RTC's second edges (its update interrupt, IRQ 8), then re-bases the
- * clock so time stays continuous, lets LAPIC alarms follow and re-anchors the wall clock
- * on that edge. Without an RTC the PIT's rate stays, and the log says so.
+ * across the RTC's second edges (its update interrupt, IRQ 8) until two intervals agree,
+ * then re-bases the clock so time stays continuous, lets LAPIC alarms follow and
+ * re-anchors the wall clock on that edge. Without an RTC the PIT's rate stays, and the log says so.
  * clock_set_alarm() arms the LAPIC timer to fire VEC_TIMER at an absolute time, which is
  * how the idle loop halts until the next deadline instead of ticking.
  */

@@ -65,3 +65,24 @@ uint64_t clock_rate_from_seconds(uint64_t ticks, uint64_t estimate_hz, uint32_t 
         return 0;
     return hz;
 }
+
+uint64_t rtc_edges_feed(struct rtc_edges *e, uint64_t tsc, uint64_t estimate_hz,
+                        uint32_t tolerance_ppm)
+{
+    if (e->n == 3) {
+        e->tsc[0] = e->tsc[1];
+        e->tsc[1] = e->tsc[2];
+        e->n = 2;
+    }
+    e->tsc[e->n++] = tsc;
+    if (e->n < 3)
+        return 0;
+    uint64_t a = clock_rate_from_seconds(e->tsc[1] - e->tsc[0], estimate_hz, tolerance_ppm);
+    uint64_t b = clock_rate_from_seconds(e->tsc[2] - e->tsc[1], estimate_hz, tolerance_ppm);
+    if (!a || !b)
+        return 0;
+    uint64_t off = a > b ? a - b : b - a;
+    if ((unsigned __int128)off * 1000000 > (unsigned __int128)a * RTC_AGREE_PPM)
+        return 0;
+    return clock_rate_from_seconds(e->tsc[2] - e->tsc[0], estimate_hz, tolerance_ppm);
+}

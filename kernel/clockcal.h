@@ -47,4 +47,16 @@ uint64_t clock_rate(uint64_t ticks, uint64_t ref_ticks, uint64_t ref_hz);
  * is no whole number of seconds within `tolerance_ppm` of the estimate. */
 uint64_t clock_rate_from_seconds(uint64_t ticks, uint64_t estimate_hz, uint32_t tolerance_ppm);
 
+/* The RTC's second edges as the clock sees them: stamped on interrupt entry, so a host
+ * that delays one edge (descheduling the guest) makes the interval before it long and the
+ * one after short. A rate is trusted once two consecutive intervals agree. */
+#define RTC_AGREE_PPM 300
+struct rtc_edges {
+    uint64_t tsc[3]; /* the last three edges, oldest first */
+    unsigned n;
+};
+/* Feed one edge; the TSC rate over the last two intervals once they agree, else 0. */
+uint64_t rtc_edges_feed(struct rtc_edges *e, uint64_t tsc, uint64_t estimate_hz,
+                        uint32_t tolerance_ppm);
+
 #endif

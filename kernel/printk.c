@@ -12,15 +12,29 @@ void printk_set_debug(int on)
     debug_on = on;
 }
 
+/* Where formatted text goes: a caller's buffer, or (buf NULL) the serial port through a
+ * line-sized staging buffer, so the UART sees whole lines, not a call per character. */
 struct sink {
-    char *buf; /* NULL: the serial port */
+    char *buf;
     size_t len, pos;
+    char line[128];
+    size_t staged;
 };
+
+static void flush(struct sink *s)
+{
+    serial_write(s->line, s->staged);
+    s->staged = 0;
+}
 
 static void emit(struct sink *s, const char *p, size_t n)
 {
     if (!s->buf) {
-        serial_write(p, n);
+        for (size_t i = 0; i < n; i++) {
+            if (s->staged == sizeof(s->line))
+                flush(s);
+            s->line[s->staged++] = p[i];
+        }
         return;
     }
     for (size_t i = 0; i < n; i++, s->pos++)
@@ -48,7 +62,10 @@ static void format(struct sink *s, const char *fmt, va_list ap)
 {
     for (const char *p = fmt; *p; p++) {
         if (*p != '%') {
-            emit(s, p, 1);
+            const char *run = p; /* literal text goes out as one run */
+            while (p[1] && p[1] != '%')
+                p++;
+            emit(s, run, (size_t)(p - run + 1));
             continue;
         }
         p++;
@@ -107,8 +124,11 @@ static void format(struct sink *s, const char *fmt, va_list ap)
 
 void kvprintf(const char *fmt, va_list ap)
 {
-    struct sink s = {0};
+    struct sink s;
+    s.buf = 0;
+    s.staged = 0;
     format(&s, fmt, ap);
+    flush(&s);
 }
 
 void kprintf(const char *fmt, ...)
@@ -121,7 +141,10 @@ void kprintf(const char *fmt, ...)
 
 size_t ksnprintf(char *buf, size_t len, const char *fmt, ...)
 {
-    struct sink s = {buf, len, 0};
+    struct sink s;
+    s.buf = buf;
+    s.len = len;
+    s.pos = 0;
     va_list ap;
     va_start(ap, fmt);
     format(&s, fmt, ap);
@@ -139,9 +162,17 @@ const char *kfmt_ip4(uint32_t a, char *buf, size_t len)
 
 static void vlog(const char *subsystem, const char *fmt, va_list ap)
 {
-    kprintf("%s: ", subsystem);
-    kvprintf(fmt, ap);
-    kprintf("\n");
+    struct sink s;
+    s.buf = 0;
+    s.staged = 0;
+    size_t n = 0;
+    while (subsystem[n])
+        n++;
+    emit(&s, subsystem, n);
+    emit(&s, ": ", 2);
+    format(&s, fmt, ap);
+    emit(&s, "\n", 1);
+    flush(&s);
 }
 
 void klog(const char *subsystem, const char *fmt, ...)

@@ -22,19 +22,33 @@ void serial_init(void)
     outb(COM1 + REG_MCR, 0x03);
 }
 
-static void put(char c)
+#define FIFO_DEPTH 16 /* the 16550's transmit FIFO, enabled in serial_init */
+
+/* With THRE set the transmit FIFO is empty: it takes a burst of FIFO_DEPTH bytes, so the
+ * status register is read once a burst, not once a byte (each is a trap to the host). */
+static void burst(const char *p, size_t n)
 {
     /* Bounded wait: a wedged or absent UART must not hang a panic report forever. */
     for (int i = 0; i < 100000 && !(inb(COM1 + REG_LSR) & LSR_THRE); i++)
         ;
-    outb(COM1 + REG_DATA, (uint8_t)c);
+    for (size_t i = 0; i < n; i++)
+        outb(COM1 + REG_DATA, (uint8_t)p[i]);
 }
 
 void serial_write(const char *s, size_t n)
 {
+    char b[FIFO_DEPTH];
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\n')
-            put('\r');
-        put(s[i]);
+        if (s[i] == '\n') {
+            b[k++] = '\r';
+            if (k == FIFO_DEPTH)
+                burst(b, k), k = 0;
+        }
+        b[k++] = s[i];
+        if (k == FIFO_DEPTH)
+            burst(b, k), k = 0;
     }
+    if (k)
+        burst(b, k);
 }

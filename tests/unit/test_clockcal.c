@@ -70,3 +70,35 @@ Test(clockcal, rtc_seconds_give_the_rate_and_survive_a_missed_edge)
     cr_assert_eq(clock_rate_from_seconds(hz + hz / 20, hz, 20000), 0, "5% off the estimate");
     cr_assert_eq(clock_rate_from_seconds(hz, 0, 20000), 0);
 }
+
+Test(clockcal, rtc_edges_give_a_rate_once_two_intervals_agree)
+{
+    uint64_t hz = 2596148000ull, estimate = hz - hz / 200;
+    struct rtc_edges e = {0};
+    cr_assert_eq(rtc_edges_feed(&e, 1000, estimate, 20000), 0);
+    cr_assert_eq(rtc_edges_feed(&e, 1000 + hz + 20000, estimate, 20000), 0, "one interval");
+    uint64_t r = rtc_edges_feed(&e, 1000 + 2 * hz, estimate, 20000);
+    cr_assert_eq(r, hz, "two intervals, 8 ppm of jitter between them: %lu", (unsigned long)r);
+}
+
+Test(clockcal, rtc_edges_wait_out_an_edge_the_host_delayed)
+{
+    uint64_t hz = 2596148000ull, late = hz / 1000; /* one edge seen 1 ms late */
+    struct rtc_edges e = {0};
+    uint64_t t[6] = {0, hz, 2 * hz + late, 3 * hz, 4 * hz, 5 * hz};
+    cr_assert_eq(rtc_edges_feed(&e, t[0], hz, 20000), 0);
+    cr_assert_eq(rtc_edges_feed(&e, t[1], hz, 20000), 0);
+    cr_assert_eq(rtc_edges_feed(&e, t[2], hz, 20000), 0, "long after short: no");
+    cr_assert_eq(rtc_edges_feed(&e, t[3], hz, 20000), 0, "short after long: no");
+    cr_assert_eq(rtc_edges_feed(&e, t[4], hz, 20000), 0, "the late edge is still in view");
+    cr_assert_eq(rtc_edges_feed(&e, t[5], hz, 20000), hz, "two clean intervals");
+}
+
+Test(clockcal, rtc_edges_span_a_missed_edge)
+{
+    uint64_t hz = 1000000000ull;
+    struct rtc_edges e = {0};
+    rtc_edges_feed(&e, 0, hz, 20000);
+    rtc_edges_feed(&e, 2 * hz, hz, 20000); /* an edge missed between: two seconds */
+    cr_assert_eq(rtc_edges_feed(&e, 3 * hz, hz, 20000), hz);
+}
