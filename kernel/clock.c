@@ -17,7 +17,7 @@
 #define LAPIC_WINDOW_NS 250000
 /* An RTC interval further than this from the PIT's estimate is no whole second. */
 #define REFINE_TOLERANCE_PPM 20000
-#define REFINE_MAX_EDGES 8
+#define REFINE_MAX_EDGES 16
 
 extern uint64_t boot_tsc;
 

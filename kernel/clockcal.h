@@ -50,7 +50,7 @@ uint64_t clock_rate_from_seconds(uint64_t ticks, uint64_t estimate_hz, uint32_t 
 /* The RTC's second edges as the clock sees them: stamped on interrupt entry, so a host
  * that delays one edge (descheduling the guest) makes the interval before it long and the
  * one after short. A rate is trusted once two consecutive intervals agree. */
-#define RTC_AGREE_PPM 300
+#define RTC_AGREE_PPM 500
 struct rtc_edges {
     uint64_t tsc[3]; /* the last three edges, oldest first */
     unsigned n;

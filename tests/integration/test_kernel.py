@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from qemu import ROOT, Guest, accels, default_accel, host_cpu_share, run
+from qemu import ROOT, Guest, accels, default_accel, host_cpu_share, kvm_usable, run
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -184,3 +184,68 @@ def test_idle_guest_with_a_nic_burns_no_host_cpu(guest):
     used = host_cpu_share(g.proc.pid)
     print("%s: idle guest with a NIC used %.1f%% of a host CPU" % (default_accel(), used * 100))
     assert used < 0.10, "idle guest used %.0f%% of a CPU" % (used * 100)
+
+
+@pytest.mark.parametrize("accel", accels())
+def test_boot_log_states_entry_to_ready_and_where_it_went(guest, accel):
+    log = guest(accel).wait_for("boot: phases")
+    ready = float(re.search(r"^boot: ready in ([\d.]+) ms from entry$", log, re.M).group(1))
+    m = re.search(r"^boot: phases \(us\): entry->kmain (\d+), console (\d+), memory (\d+), "
+                  r"paging (\d+), apic (\d+), clock (\d+), tasks (\d+), devices (\d+) \| ready \| "
+                  r"wallclock (\d+), network (\d+)$", log, re.M)
+    assert m, log
+    phases = [int(x) for x in m.groups()]
+    print("%s: ready in %.3f ms; phases (us) %s" % (accel, ready, phases))
+    # The phases up to ready add up to the ready figure (each is rounded down to a us).
+    assert abs(sum(phases[:8]) / 1000 - ready) < 0.05, log
+
+
+def host_tsc_hz():
+    """The host's TSC rate when its kernel states one (constant, known frequency), else None.
+    Under TCG the guest's TSC is the host's."""
+    info = open("/proc/cpuinfo").read()
+    flags = re.search(r"^flags\s*:(.*)$", info, re.M).group(1).split()
+    mhz = re.search(r"^cpu MHz\s*:\s*([\d.]+)$", info, re.M)
+    if not mhz or "constant_tsc" not in flags or "tsc_known_freq" not in flags:
+        return None
+    return float(mhz.group(1)) * 1e6
+
+
+def test_a_pit_timed_tsc_is_refined_from_the_rtc_within_seconds(guest):
+    g = guest("tcg")
+    g.wait_for("boot: phases")
+    t0 = time.monotonic()
+    log = g.wait_for("timer: tsc refined", timeout=15)
+    waited = time.monotonic() - t0
+    m = re.search(r"^timer: tsc refined to ([\d.]+) MHz from the RTC \(was ([\d.]+)\), "
+                  r"lapic timer ([\d.]+) MHz$", log, re.M)
+    assert m, log
+    refined, was = float(m.group(1)) * 1e6, float(m.group(2)) * 1e6
+    assert re.search(r"^timer: tsc [\d.]+ MHz \(pit\)", log, re.M), log
+    print("tcg: refined %.6f MHz after %.1f s (PIT said %.6f MHz)" % (refined / 1e6, waited,
+                                                                      was / 1e6))
+    # The short PIT window is good to ~1%; the RTC's seconds to well under 0.1%.
+    assert abs(was - refined) / refined < 0.01, log
+    host = host_tsc_hz()
+    if host:
+        print("tcg: host TSC %.3f MHz, refined is %+.0f ppm off" % (
+            host / 1e6, (refined - host) / host * 1e6))
+        assert abs(refined - host) / host < 0.001, log
+    # And the LAPIC's alarms follow: QEMU's LAPIC timer counts at 1 GHz / 16.
+    assert abs(float(m.group(3)) - 62.5) / 62.5 < 0.01, log
+
+
+def test_without_an_rtc_the_pit_rate_stays_and_says_so(guest):
+    log = guest("tcg", machine="microvm,rtc=off").wait_for("(unrefined)")
+    assert re.search(r"^timer: no RTC: the tsc rate stays [\d.]+ MHz from \d+ us of PIT "
+                     r"\(unrefined\)$", log, re.M), log
+
+
+@pytest.mark.skipif(kvm_usable() is not None, reason="no KVM here")
+def test_kvmclock_states_the_rate_and_nothing_is_refined(guest):
+    g = guest("kvm")
+    log = g.wait_for("boot: phases")
+    assert re.search(r"^timer: tsc [\d.]+ MHz \(kvmclock\)", log, re.M), log
+    time.sleep(3)
+    log = g.wait_for("boot: phases")
+    assert "refined" not in log and "unrefined" not in log, log
