@@ -527,6 +527,8 @@ static int setup_node(struct sim *sim, int side)
     nc.tcp_conns = cfg->conns ? cfg->conns : sim->n_flows;
     nc.tcp_rx_size = nc.tcp_tx_size = cfg->ring ? cfg->ring : TCPSIM_RING;
     nc.tcp_tune = cfg->tune;
+    if (side == A)
+        nc.dev_caps = cfg->caps_a;
     int r = testbed_init(&sim->tb[side], &nc, 0);
     if (r != NET_OK) {
         fail(sim, "node %s: node_init returned %d", side_name(side), r);
@@ -614,6 +616,7 @@ bool tcpsim_run(const struct tcpsim_cfg *cfg, struct tcpsim_result *res)
         impair_free(&sim->imp[s]);
         testbed_free(&sim->tb[s]);
     }
+    res->bursts_a = sim->tb[A].link.bursts;
     res->closed = res->flows_done == sim->n_flows && !res->in_use_a && !res->in_use_b;
     res->ok = !sim->failed && res->data_ok && res->closed;
     if (!res->ok && !res->why[0])

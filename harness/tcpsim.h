@@ -56,6 +56,9 @@ struct tcpsim_cfg {
     uint32_t conns;             /* [n_flows] TCP table size of each node */
     uint16_t backlog;           /* [n_flows] listener's half-open limit (beyond it: SYN cookies) */
     const struct tcp_cfg *tune; /* optional timer and retry tunables for both stacks */
+    /* Offloads A's link offers (checksum, TSO): the link finishes A's frames as a host
+     * would (harness/gso.c), so B and the impairments see ordinary segments. */
+    struct net_dev_caps caps_a;
     /* A slow reader: when read_interval_ns is set, each end reads at most read_quantum
      * bytes every read_interval_ns instead of all it can at each event, so receive
      * windows fill and close (zero windows, persist probes, window updates). */
@@ -84,6 +87,7 @@ struct tcpsim_result {
 
     uint64_t frames_ab, frames_ba; /* frames each node sent (before impairment) */
     uint64_t ip_fragments;         /* of those, IPv4 fragments: TCP should never need one */
+    uint64_t bursts_a;             /* TSO bursts A's link cut into those frames */
     uint64_t zero_windows;         /* of those, TCP segments advertising a zero window */
     uint64_t writable;             /* TCP_EV_WRITABLE events: tcp_send pushed back */
     struct impair_stats imp_ab, imp_ba;

@@ -51,6 +51,7 @@ int testbed_init(struct testbed *tb, const struct node_cfg *cfg, uint64_t now)
             abort();
     }
     fake_link_init(&tb->link, &tb->now);
+    tb->link.caps = tb->cfg.dev_caps; /* the link does what the node is told it can */
     tb->node = calloc(1, sizeof(*tb->node));
     if (!tb->node)
         abort();
