@@ -606,6 +606,7 @@ bool tcpsim_run(const struct tcpsim_cfg *cfg, struct tcpsim_result *res)
             if (rx->rx_off != tx->tx_total || rx->rx_hash != tx->tx_hash)
                 res->data_ok = false;
         }
+    res->bursts_a = sim->tb[A].link.bursts; /* before testbed_free clears the link */
     for (int s = A; s <= B; s++) {
         if (sim->tb[s].node) {
             struct tcp_stats *st = s == A ? &res->tcp_a : &res->tcp_b;
@@ -616,7 +617,6 @@ bool tcpsim_run(const struct tcpsim_cfg *cfg, struct tcpsim_result *res)
         impair_free(&sim->imp[s]);
         testbed_free(&sim->tb[s]);
     }
-    res->bursts_a = sim->tb[A].link.bursts;
     res->closed = res->flows_done == sim->n_flows && !res->in_use_a && !res->in_use_b;
     res->ok = !sim->failed && res->data_ok && res->closed;
     if (!res->ok && !res->why[0])

@@ -145,10 +145,11 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
     n->transport = dev->transport; /* probed during discovery; no need to ask again */
     uint16_t tso_bufs = tso_bufs_for_memory();
     size_t bytes = vnet_mem_bytes(QUEUE_SIZE, tso_bufs);
-    /* Unzeroed: the driver clears the rings itself, and every buffer is written before it
-     * is read (under PVM, zeroing this megabyte would cost more than the rest of boot). */
+    /* Unzeroed: the driver clears the rings itself and every buffer is written before it
+     * is read, and node_init clears the node (under PVM, zeroing these would cost more
+     * than the rest of boot). */
     void *dma = pages_alloc_unzeroed((bytes + PAGE_SIZE - 1) / PAGE_SIZE);
-    n->node = pages_alloc((sizeof(struct node) + PAGE_SIZE - 1) / PAGE_SIZE);
+    n->node = pages_alloc_unzeroed((sizeof(struct node) + PAGE_SIZE - 1) / PAGE_SIZE);
     if (!dma || !n->node) {
         klog("network", "out of memory for the NIC's rings and the stack");
         return;

@@ -30,8 +30,6 @@ int http_init(struct http_server *s, struct tcp *tcp, const struct http_cfg *cfg
     s->ctx = ctx;
     s->tcp = tcp;
     s->next_deadline = UINT64_MAX;
-    for (size_t i = 0; i < cfg->n_conns; i++)
-        cfg->conns[i].tcp = NULL;
     return tcp_listen(tcp, cfg->port, s->cfg.backlog, s);
 }
 
@@ -48,8 +46,26 @@ static void set_deadline(struct http_server *s, struct http_conn *hc, uint64_t a
         s->next_deadline = at;
 }
 
-static void release(struct http_conn *hc)
+static void track(struct http_server *s, struct http_conn *hc, struct tcp_conn *c)
 {
+    hc->tcp = c;
+    hc->live_prev = NULL;
+    hc->live_next = s->live;
+    if (s->live)
+        s->live->live_prev = hc;
+    s->live = hc;
+    s->n_live++;
+}
+
+static void release(struct http_server *s, struct http_conn *hc)
+{
+    if (hc->live_prev)
+        hc->live_prev->live_next = hc->live_next;
+    else
+        s->live = hc->live_next;
+    if (hc->live_next)
+        hc->live_next->live_prev = hc->live_prev;
+    s->n_live--;
     hc->tcp = NULL;
     hc->deadline = 0;
 }
@@ -367,7 +383,7 @@ static void linger(struct http_server *s, struct http_conn *hc, uint64_t now)
     tcp_conn_info(hc->tcp, &info);
     if (info.peer_closed) {
         struct tcp_conn *c = hc->tcp;
-        release(hc);
+        release(s, hc);
         tcp_close(s->tcp, c, now);
     }
 }
@@ -430,7 +446,7 @@ static void pump(struct http_server *s, struct http_conn *hc, uint64_t now)
     tcp_conn_info(hc->tcp, &info);
     if (info.peer_closed && !hc->responding) {
         struct tcp_conn *c = hc->tcp;
-        release(hc);
+        release(s, hc);
         tcp_close(s->tcp, c, now); /* the client is done; so are we */
         return;
     }
@@ -446,15 +462,16 @@ void http_event(struct http_server *s, struct tcp_conn *c, enum tcp_event ev, vo
     if (ev == TCP_EV_ACCEPTED) {
         if (user != s)
             return;
+        /* Slot i is free: its last connection, TCP's slot i, was freed before this one. */
         size_t i = (size_t)(c - s->tcp->conns);
-        if (i >= s->cfg.n_conns || s->cfg.conns[i].tcp) {
+        if (i >= s->cfg.n_conns) {
             s->stats.no_slot++;
             tcp_abort(s->tcp, c, now);
             return;
         }
         struct http_conn *hc = &s->cfg.conns[i];
         memset(hc, 0, offsetof(struct http_conn, head));
-        hc->tcp = c;
+        track(s, hc, c);
         tcp_set_user(c, hc);
         /* Every response is written whole: Nagle would only hold its tail for an ACK the
          * client delays (40 ms with Linux). The cork keeps segments full instead. */
@@ -467,7 +484,8 @@ void http_event(struct http_server *s, struct tcp_conn *c, enum tcp_event ev, vo
         return;
     struct http_conn *hc = user;
     if (ev == TCP_EV_CLOSED) { /* reset or timed out: TCP is done with it */
-        release(hc);
+        if (hc->tcp == c)
+            release(s, hc);
         return;
     }
     if (hc->tcp == c)
@@ -491,7 +509,7 @@ static bool reading_stopped(struct http_server *s, struct http_conn *hc, uint64_
         return true;
     }
     struct tcp_conn *c = hc->tcp;
-    release(hc);
+    release(s, hc);
     tcp_abort(s->tcp, c, now);
     return true;
 }
@@ -502,9 +520,11 @@ void http_poll(struct http_server *s, uint64_t now)
         return;
     s->next_deadline = UINT64_MAX;
     uint64_t next = UINT64_MAX;
-    for (size_t i = 0; i < s->cfg.n_conns; i++) {
-        struct http_conn *hc = &s->cfg.conns[i];
-        if (!hc->tcp || !hc->deadline)
+    struct http_conn *hc_next;
+    /* Verbs raise no TCP events, so nothing below unlinks any connection but `hc`. */
+    for (struct http_conn *hc = s->live; hc; hc = hc_next) {
+        hc_next = hc->live_next;
+        if (!hc->deadline)
             continue;
         if (hc->deadline > now) {
             if (hc->deadline < next)
@@ -514,11 +534,11 @@ void http_poll(struct http_server *s, uint64_t now)
         struct tcp_conn *c = hc->tcp;
         if (hc->lingering) {
             s->stats.linger_timeouts++;
-            release(hc);
+            release(s, hc);
             tcp_close(s->tcp, c, now); /* still sending: RST, as it must be */
         } else if (hc->responding) {
             s->stats.send_timeouts++; /* the client stopped reading */
-            release(hc);
+            release(s, hc);
             tcp_abort(s->tcp, c, now);
         } else if (hc->in_len) {
             s->stats.header_timeouts++; /* RFC 9110 15.5.9: 408, then close */
@@ -530,7 +550,7 @@ void http_poll(struct http_server *s, uint64_t now)
                 next = hc->deadline;
         } else if (!reading_stopped(s, hc, now)) {
             s->stats.idle_timeouts++;
-            release(hc);
+            release(s, hc);
             tcp_close(s->tcp, c, now);
         } else if (!hc->tcp) {
             s->stats.send_timeouts++;
@@ -549,8 +569,5 @@ uint64_t http_next_deadline(const struct http_server *s)
 
 uint32_t http_conns_in_use(const struct http_server *s)
 {
-    uint32_t n = 0;
-    for (size_t i = 0; i < s->cfg.n_conns; i++)
-        n += s->cfg.conns[i].tcp != NULL;
-    return n;
+    return s->n_live;
 }

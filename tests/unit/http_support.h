@@ -282,7 +282,11 @@ static inline struct hs *hs_start(const struct hs_cfg *cfg)
 
     h->wall = cfg->wall;
     h->ops.wall_clock = cfg->no_clock ? NULL : hs_wall;
-    h->conns = calloc(nc.tcp_conns, sizeof(*h->conns));
+    /* Poisoned, not zeroed: the kernel hands the server unzeroed pages, so nothing may
+     * depend on a slot's contents before TCP gives it a connection. */
+    h->conns = malloc(nc.tcp_conns * sizeof(*h->conns));
+    if (h->conns)
+        memset(h->conns, 0xa5, nc.tcp_conns * sizeof(*h->conns));
     cr_assert_not_null(h->conns);
     struct http_cfg hc = {.port = OUR_PORT,
                           .site = &h->site,

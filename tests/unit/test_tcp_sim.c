@@ -38,6 +38,7 @@ struct row {
     uint32_t flows, ring, read_quantum;
     uint64_t read_interval_ns;
     uint16_t backlog;
+    bool tso; /* A's link finishes checksums and cuts TSO bursts (harness/gso.c) */
 };
 
 /* The table. Bytes are per direction and connection; both directions run at once. */
@@ -77,6 +78,15 @@ static const struct row many = {
     ROW("32 conns", "loss=2%,reorder=1%,dup=1%,delay=2ms,jitter=1ms", 64 * KiB, 20 * SEC, LOSSY),
     .flows = 32};
 
+/* A sends through a device with checksum offload and TSO: bursts of up to 64 KiB, cut
+ * into segments by the link, through the same losses as the rows above. */
+static const struct row tso_clean = {ROW("TSO clean", "", 4 * MiB, 1 * SEC, CLEAN), .tso = true,
+                                     .ring = 256 * KiB};
+static const struct row tso_all = {ROW("TSO everything",
+                                       "loss=3%,reorder=3%,dup=3%,corrupt=1%,delay=5ms,jitter=2ms",
+                                       1 * MiB, 40 * SEC, LOSSY),
+                                   .damage = true, .tso = true, .ring = 256 * KiB};
+
 static const uint64_t seeds[] = {1, 2, 3, 4, 5, 6, 7, 8};
 
 static struct tcpsim_cfg cfg_for(const struct row *row, uint64_t seed)
@@ -90,6 +100,8 @@ static struct tcpsim_cfg cfg_for(const struct row *row, uint64_t seed)
                              .read_interval_ns = row->read_interval_ns,
                              .read_quantum = row->read_quantum,
                              .backlog = row->backlog};
+    if (row->tso)
+        cfg.caps_a = (struct net_dev_caps){.tx_csum = true, .tso_max = 65536};
     char err[128];
     cr_assert_eq(impair_parse(row->link, &cfg.link, err, sizeof(err)), 0, "%s", err);
     cfg.link.seed = seed * 1000 + 7;
@@ -313,4 +325,21 @@ Test(tcp_sim, the_virtual_time_limit_stops_a_run, .timeout = 60)
     cr_assert_not(tcpsim_run(&cfg, &r));
     cr_assert_not_null(strstr(r.why, "virtual time limit"), "%s", r.why);
     cr_assert_leq(r.end_ns, 100 * MS);
+}
+
+static void cut_bursts(const struct tcpsim_result *r)
+{
+    cr_assert_gt(r->bursts_a, 0, "A's link cut no burst");
+    cr_assert_eq(r->bursts_a, r->tcp_a.tx_bursts, "bursts sent and bursts cut disagree");
+    cr_assert_eq(r->tcp_b.tx_bursts, 0, "B's link offers no TSO");
+}
+
+Test(tcp_sim, tso_bursts_move_4_mib_each_way_without_a_retransmission, .timeout = 60)
+{
+    run_row(&tso_clean, cut_bursts);
+}
+
+Test(tcp_sim, tso_bursts_survive_loss_reordering_duplication_and_corruption, .timeout = 60)
+{
+    run_row(&tso_all, cut_bursts);
 }

@@ -49,6 +49,7 @@
  * connection clears only what comes before them. */
 struct http_conn {
     struct tcp_conn *tcp;
+    struct http_conn *live_prev, *live_next; /* the server's list of connections in use */
     uint32_t in_len;
     uint16_t head_len, head_sent;
     const uint8_t *body;
@@ -95,6 +96,10 @@ struct http_server {
     const struct http_ops *ops;
     void *ctx;
     struct tcp *tcp;
+    /* Connections in use, linked: the poll walks these, and a slot is touched only once
+     * TCP hands it a connection, so neither start-up nor a deadline visits the table. */
+    struct http_conn *live;
+    uint32_t n_live;
     uint64_t next_deadline; /* a lower bound, like TCP's */
     struct http_stats stats;
 };
