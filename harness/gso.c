@@ -70,9 +70,14 @@ int gso_finish(const uint8_t *frame, size_t len, const struct net_offload *off, 
         return checksum_only(frame, len, off, emit, ctx);
     const uint8_t *ip = frame + ETH_LEN;
     size_t hl = off->hdr_len;
+    /* Both headers at least their minimum (IHL and data offset >= 5, as Linux checks),
+     * so the TCP fields rewritten below lie inside the headers copied to each segment;
+     * csum_start + 20 <= hl < len before the data offset is read. */
     if (len > GSO_FRAME_MAX || len <= hl || hl < ETH_LEN + 40 || get16(frame + 12) != 0x0800 ||
-        (ip[0] >> 4) != 4 || ip[9] != 6 || off->csum_start != ETH_LEN + (ip[0] & 15) * 4u ||
-        off->csum_offset != 16 || hl != off->csum_start + (size_t)(ip[off->csum_start - ETH_LEN + 12] >> 4) * 4u)
+        (ip[0] >> 4) != 4 || (ip[0] & 15) < 5 || ip[9] != 6 ||
+        off->csum_start != ETH_LEN + (ip[0] & 15) * 4u || off->csum_offset != 16 ||
+        off->csum_start + 20u > hl ||
+        hl != off->csum_start + (size_t)(frame[off->csum_start + 12] >> 4) * 4u)
         return -1;
     const uint8_t *tcp = frame + off->csum_start;
     uint32_t seq = get32(tcp + 4);

@@ -19,7 +19,8 @@ typedef void (*gso_emit_fn)(void *ctx, const uint8_t *frame, size_t len);
 
 /* Finish `frame` (`len` bytes, Ethernet first) as `off` asks and pass each resulting
  * frame to `emit`. Returns the number of frames, or -1 for a request no device could
- * carry out (offsets outside the frame, a burst that is not TCP/IPv4, a bad gso_size). */
+ * carry out (offsets outside the frame, a burst that is not TCP/IPv4 or whose IPv4 or TCP
+ * header is shorter than its minimum, a bad gso_size). */
 int gso_finish(const uint8_t *frame, size_t len, const struct net_offload *off, gso_emit_fn emit,
                void *ctx);
 
