@@ -415,8 +415,8 @@ def bench_boot():
     entry = row(g, "entry_to_ready_tcg", "ms", "lower",
                 target=("Quartz ≤ 2 ms", both_at_most(2)),
                 note="the guest's own clock: Quartz 'boot: ready in N ms from entry' "
-                     "(before the NIC and the web server start); Linux '/proc/uptime' "
-                     "when nginx listens (10 ms resolution)")
+                     "(its web server listening); Linux '/proc/uptime' when nginx "
+                     "listens (10 ms resolution)")
     kvm = kvm_usable()
     floors = {"tcg": [], "kvm": []}
     for r in range(CFG["boot_rounds"]):
