@@ -410,6 +410,31 @@ Test(tcp_close, retransmitted_fin_in_time_wait_is_reacked_and_restarts_2msl)
     testbed_free(&tb);
 }
 
+Test(tcp_close, a_fin_at_rcv_nxt_in_time_wait_is_acked_and_restarts_2msl)
+{
+    struct testbed tb;
+    struct close_log log;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &log, &p, PO_ALL, &fast);
+    uint32_t s = p.ack;
+    into_time_wait(&tb, c, &p, T0 + 100 * MS); /* TIME_WAIT from T0 + 101 ms */
+
+    /* RFC 9293 3.10.7.4, eighth check: a FIN in TIME_WAIT restarts the 2*MSL timeout,
+     * also one inside the window, at RCV.NXT, past the FIN we hold. */
+    uint64_t again = T0 + 1601 * MS;
+    peer_send_seg(&tb, &p, p.seq, s + 1, TCP_FIN | TCP_ACK, p.window, NULL, 0, again);
+    struct seg a = expect_ack(&tb, s + 1, p.seq);
+    cr_assert_eq(a.at, again, "ACK at once");
+    tb_advance(&tb, T0 + 101 * MS + 2 * MSL);
+    expect_state(c, TCP_TIME_WAIT);
+    tb_advance(&tb, again + 2 * MSL - 1);
+    cr_assert_eq(tcp_conns_in_use(TCP_OF(&tb)), 1);
+    tb_advance(&tb, again + 2 * MSL);
+    cr_assert_eq(tcp_conns_in_use(TCP_OF(&tb)), 0, "2*MSL after the last FIN");
+    expect_nothing(&tb);
+    testbed_free(&tb);
+}
+
 Test(tcp_close, full_table_reuses_the_oldest_time_wait)
 {
     struct testbed tb;
@@ -558,6 +583,27 @@ Test(tcp_close, lower_sequence_syn_does_not_reopen_time_wait)
     testbed_free(&tb);
 }
 
+Test(tcp_close, syn_at_exactly_rcv_nxt_does_not_reopen_time_wait)
+{
+    struct testbed tb;
+    struct close_log log;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &log, &p, PO_MSS, &fast);
+    into_time_wait(&tb, c, &p, T0 + 100 * MS);
+    uint32_t s = p.ack, r = p.seq;
+
+    /* Without timestamps a new incarnation must start beyond RCV.NXT, not at it (as
+     * Linux's tcp_timewait_state_process): this SYN gets the RFC 5961 challenge ACK. */
+    peer_send_seg(&tb, &p, r, 0, TCP_SYN, p.window, NULL, 0, T0 + 500 * MS);
+    struct seg a = expect_flags(&tb, TCP_ACK);
+    cr_assert_eq(a.r.seq, s);
+    cr_assert_eq(a.r.ack, r);
+    cr_assert_eq(TCP_OF(&tb)->stats.time_wait_reopened, 0);
+    expect_state(c, TCP_TIME_WAIT);
+    expect_nothing(&tb);
+    testbed_free(&tb);
+}
+
 /* ---- Peers that vanish ------------------------------------------------------------ */
 
 Test(tcp_close, fin_wait_1_with_a_silent_peer_ends)
@@ -590,6 +636,35 @@ Test(tcp_close, fin_wait_1_with_a_silent_peer_ends)
     cr_assert_eq(resent, 4, "max_retries retransmissions of the FIN");
     cr_assert_eq(tcp_conns_in_use(TCP_OF(&tb)), 0, "the slot comes back");
     cr_assert_eq(TCP_OF(&tb)->stats.timeouts, 1);
+    testbed_free(&tb);
+}
+
+Test(tcp_close, a_fin_retransmission_the_device_refuses_is_tried_again)
+{
+    struct testbed tb;
+    struct close_log log;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &log, &p, PO_ALL, &fast);
+    uint32_t s = p.ack;
+    tb_advance(&tb, T0 + 100 * MS);
+    cr_assert_eq(tcp_close(TCP_OF(&tb), c, T0 + 100 * MS), NET_OK);
+    struct seg fin = expect_fin(&tb, &p);
+    uint64_t rto = conn_info(c).rto_ns;
+    /* The FIN is lost and the device is full when the timer fires: no data waits, so
+     * only the retransmission timer can bring the FIN back. */
+    tb.link.full = true;
+    tb_advance(&tb, fin.at + rto);
+    tb.link.full = false;
+    cr_assert_geq(TCP_OF(&tb)->stats.tx_failed, 1);
+    expect_nothing(&tb);
+    tb_advance(&tb, fin.at + 3 * rto); /* the next try, after the doubled RTO */
+    struct seg again = expect_flags(&tb, TCP_FIN | TCP_ACK);
+    cr_assert_eq(again.r.seq, s);
+    cr_assert_eq(again.at, fin.at + 3 * rto);
+    peer_send(&tb, &p, TCP_FIN | TCP_ACK, NULL, 0, again.at + 1 * MS);
+    expect_ack(&tb, s + 1, p.seq);
+    tb_advance(&tb, again.at + 1 * MS + 2 * MSL);
+    cr_assert_eq(tcp_conns_in_use(TCP_OF(&tb)), 0);
     testbed_free(&tb);
 }
 

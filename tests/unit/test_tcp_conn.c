@@ -280,6 +280,19 @@ Test(tcp_conn, a_syn_without_mss_means_536)
     testbed_free(&tb);
 }
 
+Test(tcp_conn, a_tiny_peer_mss_is_raised_to_64)
+{
+    struct testbed tb;
+    tcp_start(&tb, NULL);
+    struct peer p = peer_new(PEER_PORT, OUR_PORT, PO_MSS);
+    p.mss = 8; /* would have us send a flood of 8-byte segments (Linux's floor is 48) */
+    struct tcp_conn *c = open_passive(&tb, &p, T0 + 10 * MS);
+    cr_assert_eq(conn_info(c).snd_mss, 64);
+    static const size_t sizes[] = {64, 36};
+    expect_segment_sizes(&tb, c, &p, 100, sizes, 2, T0 + 20 * MS);
+    testbed_free(&tb);
+}
+
 Test(tcp_conn, our_mss_is_mtu_minus_40_and_bounds_our_segments)
 {
     struct testbed tb;

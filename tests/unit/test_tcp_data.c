@@ -395,6 +395,54 @@ Test(tcp_data, data_beyond_the_window_is_trimmed_and_acked)
 
 /* ---- Sequence numbers wrap (RFC 9293 3.4) ----------------------------------------- */
 
+Test(tcp_data, a_retransmission_overlapping_what_we_have_is_acked_at_once)
+{
+    /* RFC 5681 4.2: bytes we hold again mean the peer missed our ACK; the next one
+     * goes at once, not after the delayed-ACK time. */
+    struct testbed tb;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &p, PO_ALL, 0);
+    uint32_t base = p.seq;
+    uint64_t t = T0 + 100 * MS;
+    peer_data(&tb, &p, base, 0, 100, t);
+    tb_advance(&tb, t + DELACK);
+    /* This ACK is lost on its way: the peer sends the 100 bytes again, and 100 new. */
+    expect_ack(&tb, base + 100, t + DELACK);
+    peer_data(&tb, &p, base, 0, 200, t + 300 * MS);
+    expect_ack(&tb, base + 200, t + 300 * MS);
+    cr_assert_eq(TCP_OF(&tb)->stats.rx_dup_bytes, 100);
+    static uint8_t buf[256];
+    cr_assert_eq(recv_all(&tb, c, buf, sizeof(buf)), 200);
+    check_stream(buf, 0, 200);
+    testbed_free(&tb);
+}
+
+Test(tcp_data, a_window_rounded_up_by_the_scale_never_overfills_the_ring)
+{
+    /* With shift 2 a free space of 199998 bytes is announced as 50000 units, 2 bytes
+     * more than the ring holds: a peer filling that window has its last 2 bytes
+     * trimmed, and the unread bytes at the head of the ring stay intact. */
+    struct testbed tb;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &p, PO_ALL, 200000);
+    uint32_t base = p.seq;
+    uint64_t t = T0 + 100 * MS;
+    peer_data(&tb, &p, base, 0, 2, t);
+    tb_advance(&tb, t + DELACK);
+    struct seg a = expect_ack(&tb, base + 2, t + DELACK);
+    cr_assert_eq(a.r.window, 50000);
+    uint32_t edge = 2 + 4 * 50000;
+    for (uint32_t off = 2; off < edge; off += MSS_TS) {
+        size_t n = edge - off < MSS_TS ? edge - off : MSS_TS;
+        peer_data(&tb, &p, base, off, n, t + 100 * MS);
+    }
+    cr_assert_eq(conn_info(c).unread, 200000, "unread %u in a ring of 200000", conn_info(c).unread);
+    static uint8_t buf[200004];
+    cr_assert_eq(recv_all(&tb, c, buf, sizeof(buf)), 200000);
+    check_stream(buf, 0, 200000);
+    testbed_free(&tb);
+}
+
 Test(tcp_data, receiving_across_the_sequence_number_wrap)
 {
     struct testbed tb;

@@ -302,6 +302,22 @@ Test(tcp_hostile, restarted_peer_recovers_through_the_challenge_ack)
     testbed_free(&tb);
 }
 
+Test(tcp_hostile, rst_with_an_old_timestamp_still_resets)
+{
+    struct testbed tb;
+    struct peer p;
+    setup(&tb, &p, PO_ALL, NULL);
+    /* RFC 7323 5.3 R1: PAWS drops old segments only with the RST bit off. */
+    uint8_t o[TCP_OPT_MAX];
+    size_t n = fr_tcp_opt_ts(o, PEER_TS - 1000, p.ts_ecr);
+    peer_send_raw(&tb, &p, p.seq, 0, TCP_RST, 0, o, n, NULL, 0, T0 + 100 * MS);
+    expect_nothing(&tb);
+    cr_assert_eq(TCP_OF(&tb)->stats.rx_paws, 0);
+    cr_assert_eq(TCP_OF(&tb)->stats.rx_resets, 1);
+    cr_assert_eq(tcp_conns_in_use(TCP_OF(&tb)), 0);
+    testbed_free(&tb);
+}
+
 Test(tcp_hostile, challenge_acks_are_rate_limited)
 {
     static const struct tcp_cfg tune = {.challenge_ack_limit = 3};
@@ -324,6 +340,26 @@ Test(tcp_hostile, challenge_acks_are_rate_limited)
     /* A second later the budget is back. */
     peer_send_raw(&tb, &p, r + 10, 0, TCP_RST, 0, NULL, 0, NULL, 0, t + 1 * SEC);
     expect_ack(&tb, s, r);
+    expect_state(c, TCP_ESTABLISHED);
+    testbed_free(&tb);
+}
+
+Test(tcp_hostile, challenge_acks_default_to_100_a_second)
+{
+    struct testbed tb;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &p, PO_ALL, NULL);
+    uint32_t s = p.ack, r = p.seq;
+    uint64_t t = T0 + 2 * SEC;
+    /* tcp.h's default challenge_ack_limit: 100 in any one second, the 101st is not
+     * answered (RFC 5961 7 leaves the number to the implementation). */
+    for (int k = 0; k < 101; k++)
+        peer_send_raw(&tb, &p, r + 10, 0, TCP_RST, 0, NULL, 0, NULL, 0, t);
+    for (int k = 0; k < 100; k++)
+        expect_ack(&tb, s, r);
+    expect_nothing(&tb);
+    cr_assert_eq(TCP_OF(&tb)->stats.challenge_acks, 100);
+    cr_assert_eq(TCP_OF(&tb)->stats.challenge_acks_limited, 1);
     expect_state(c, TCP_ESTABLISHED);
     testbed_free(&tb);
 }
@@ -546,6 +582,23 @@ Test(tcp_hostile, cookie_mss_never_exceeds_the_peers)
     uint32_t mss = conn_info(c).snd_mss;
     cr_assert_leq(mss, 1300, "snd_mss %u above the peer's 1300", mss);
     cr_assert_geq(mss, 1200, "snd_mss %u needlessly small", mss);
+    testbed_free(&tb);
+}
+
+Test(tcp_hostile, cookie_mss_never_exceeds_our_own)
+{
+    struct testbed tb;
+    tcp_start(&tb, NULL);
+    fill_backlog(&tb, 1, T0 + 10 * MS);
+    struct peer p = peer_new(PEER_PORT, OUR_PORT, PO_MSS);
+    p.mss = 9000; /* the cookie remembers 8960; our MTU still bounds what we send */
+    peer_send(&tb, &p, TCP_SYN, NULL, 0, T0 + 20 * MS);
+    struct seg sa = expect_flags(&tb, TCP_SYN | TCP_ACK);
+    cr_assert_eq(TCP_OF(&tb)->stats.syn_cookies_sent, 1);
+    peer_saw(&p, &sa);
+    peer_send(&tb, &p, TCP_ACK, NULL, 0, T0 + 30 * MS);
+    struct tcp_conn *c = last_event(&tb, NULL, TCP_EV_ACCEPTED)->conn;
+    cr_assert_eq(conn_info(c).snd_mss, OUR_MSS);
     testbed_free(&tb);
 }
 

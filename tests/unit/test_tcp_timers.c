@@ -169,6 +169,31 @@ Test(tcp_timer, rto_is_three_seconds_after_a_retransmitted_syn)
     testbed_free(&tb);
 }
 
+Test(tcp_timer, rto_is_three_seconds_after_a_retransmitted_syn_ack)
+{
+    /* RFC 6298 5.7 on the passive side: the SYN-ACK timed out, the handshake gave no
+     * sample (no timestamps, Karn), so data starts with an RTO of 3 s. */
+    struct testbed tb;
+    tcp_start(&tb, NULL);
+    struct peer p = peer_new(PEER_PORT, OUR_PORT, NO_TS);
+    uint64_t t = T0 + 10 * MS;
+    cr_assert_eq(tcp_listen(TCP_OF(&tb), OUR_PORT, 8, NULL), NET_OK);
+    peer_send(&tb, &p, TCP_SYN, NULL, 0, t);
+    expect_flags(&tb, TCP_SYN | TCP_ACK);
+    quiet_until(&tb, t + 1 * SEC);
+    struct seg sa = expect_flags(&tb, TCP_SYN | TCP_ACK);
+    peer_saw(&p, &sa);
+    peer_ack(&tb, &p, t + 1200 * MS);
+    struct tcp_conn *c = last_event(&tb, NULL, TCP_EV_ACCEPTED)->conn;
+    expect_state(c, TCP_ESTABLISHED);
+    expect_rtt(c, 0, 3 * SEC);
+    app_send(&tb, c, 0, 100, t + 2 * SEC);
+    expect_data(&tb, p.ack, 100, t + 2 * SEC);
+    quiet_until(&tb, t + 5 * SEC);
+    expect_data(&tb, p.ack, 100, t + 5 * SEC);
+    testbed_free(&tb);
+}
+
 Test(tcp_timer, rtt_estimate_from_a_timed_segment_without_timestamps)
 {
     struct testbed tb;
@@ -211,6 +236,19 @@ Test(tcp_timer, rto_is_at_least_rto_min)
     expect_data(&tb, p.ack, 100, t + 50 * MS);
     quiet_until(&tb, t + 250 * MS);
     expect_data(&tb, p.ack, 100, t + 250 * MS);
+    testbed_free(&tb);
+}
+
+Test(tcp_timer, rto_is_at_most_rto_max)
+{
+    static const struct tcp_cfg tune = {.rto_max_ns = 2 * SEC};
+    struct testbed tb;
+    tcp_start(&tb, &tune);
+    struct peer p = peer_new(PEER_PORT, OUR_PORT, NO_TS);
+    uint64_t t = T0 + 10 * MS;
+    struct tcp_conn *c = open_rtt(&tb, &p, t, 900 * MS);
+    /* SRTT 900, RTTVAR 450: 900 + 1800 = 2700 ms, lowered to the 2 s ceiling. */
+    expect_rtt(c, 900 * MS, 2 * SEC);
     testbed_free(&tb);
 }
 
@@ -446,6 +484,41 @@ Test(tcp_timer, zero_window_is_probed_with_backoff_until_it_opens)
     testbed_free(&tb);
 }
 
+Test(tcp_timer, probe_backoff_starts_over_once_the_window_has_opened)
+{
+    struct testbed tb;
+    tcp_start(&tb, NULL);
+    struct peer p = peer_new(PEER_PORT, OUR_PORT, PO_ALL);
+    uint64_t t = T0 + 100 * MS;
+    struct tcp_conn *c = closed_window(&tb, &p, t);
+    uint32_t una = p.ack;
+    static const uint64_t at[] = {200, 600, 1400};
+    for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+        quiet_until(&tb, t + at[k] * MS);
+        expect_probe(&tb, una, p.seq, t + at[k] * MS);
+        peer_ack(&tb, &p, t + at[k] * MS + 1 * MS);
+    }
+    /* The window opens, two segments are taken (Nagle holds the tail); it shuts again. */
+    uint64_t open_at = t + 2 * SEC;
+    p.window = PEER_WINDOW;
+    peer_ack(&tb, &p, open_at);
+    expect_data(&tb, una, MSS_TS, open_at);
+    struct seg d = expect_data(&tb, una + MSS_TS, MSS_TS, open_at);
+    expect_nothing(&tb);
+    peer_saw(&p, &d);
+    p.window = 0;
+    peer_ack(&tb, &p, open_at + 10 * MS);
+    expect_nothing(&tb);
+    /* A new closed window: probing backs off again from one RTO, not from 1.6 s. */
+    quiet_until(&tb, open_at + 210 * MS);
+    expect_probe(&tb, p.ack, p.seq, open_at + 210 * MS);
+    peer_ack(&tb, &p, open_at + 211 * MS);
+    quiet_until(&tb, open_at + 610 * MS);
+    expect_probe(&tb, p.ack, p.seq, open_at + 610 * MS);
+    expect_state(c, TCP_ESTABLISHED);
+    testbed_free(&tb);
+}
+
 Test(tcp_timer, zero_window_peer_that_answers_probes_stays_connected)
 {
     static const struct tcp_cfg tune = {.max_retries = 3, .rto_max_ns = 2 * SEC};
@@ -472,6 +545,41 @@ Test(tcp_timer, zero_window_peer_that_answers_probes_stays_connected)
     cr_assert_eq(probes, 20, "probing stopped after %zu probes", probes);
     cr_assert_eq(log.n, 0, "a peer that answers its probes must not be dropped");
     expect_state(c, TCP_ESTABLISHED);
+    testbed_free(&tb);
+}
+
+Test(tcp_timer, a_closed_connection_behind_a_zero_window_is_freed_though_probes_are_answered)
+{
+    /* Nobody waits for a closed connection: as Linux's tcp_orphan_retries, at most 8
+     * probes, answered or not (max_retries, 15 by default, is for attached ones). */
+    static const struct tcp_cfg tune = {.rto_max_ns = 2 * SEC};
+    struct testbed tb;
+    tcp_start(&tb, &tune);
+    struct peer p = peer_new(PEER_PORT, OUR_PORT, PO_ALL);
+    uint64_t t = T0 + 100 * MS;
+    struct tcp_conn *c = closed_window(&tb, &p, t);
+    uint32_t una = p.ack;
+    tb_advance(&tb, t + 10 * MS);
+    cr_assert_eq(tcp_close(TCP_OF(&tb), c, t + 10 * MS), NET_OK);
+    expect_nothing(&tb); /* the FIN waits behind the data */
+    size_t probes = 0;
+    for (uint64_t now = t; now < t + 600 * SEC && tcp_conns_in_use(TCP_OF(&tb)); now += 100 * MS) {
+        tb_advance(&tb, now);
+        skip_arp(&tb);
+        while (fake_link_pending(&tb.link)) {
+            struct seg s = expect_seg(&tb);
+            if (s.r.flags & TCP_RST)
+                continue;
+            cr_assert((s.r.seq == una - 1 && s.len == 0) || (s.r.seq == una && s.len == 1),
+                      "only probes may go into a zero window");
+            probes++;
+            peer_ack(&tb, &p, now + 1 * MS);
+            skip_arp(&tb);
+        }
+    }
+    cr_assert_eq(tcp_conns_in_use(TCP_OF(&tb)), 0, "probed %zu times and still held", probes);
+    cr_assert_eq(probes, 8, "%zu probes", probes);
+    cr_assert_eq(TCP_OF(&tb)->stats.timeouts, 1);
     testbed_free(&tb);
 }
 
@@ -599,6 +707,30 @@ Test(tcp_timer, keepalive_probe_after_idle_and_answers_keep_the_connection)
     }
     expect_state(c, TCP_ESTABLISHED);
     cr_assert_eq(TCP_OF(&tb)->stats.keepalive_probes, 4);
+    testbed_free(&tb);
+}
+
+Test(tcp_timer, keepalive_turned_on_while_connecting_starts_once_established)
+{
+    struct testbed tb;
+    tcp_start(&tb, &keep_tune);
+    struct peer p = peer_new(PEER_PORT, 50000, PO_ALL);
+    uint64_t t = T0 + 10 * MS;
+    tb_advance(&tb, t);
+    struct tcp_conn *c = tcp_connect(TCP_OF(&tb), PEER, PEER_PORT, 50000, NULL, t, NULL);
+    cr_assert_not_null(c);
+    tcp_set_keepalive(TCP_OF(&tb), c, true, t);
+    struct seg syn = expect_flags(&tb, TCP_SYN);
+    peer_saw(&p, &syn);
+    p.ts = true;
+    peer_send(&tb, &p, TCP_SYN | TCP_ACK, NULL, 0, t + 5 * MS);
+    struct seg a = expect_flags(&tb, TCP_ACK);
+    peer_saw(&p, &a);
+    expect_state(c, TCP_ESTABLISHED);
+    quiet_until(&tb, t + 5 * MS + 10 * SEC);
+    struct seg s = expect_flags(&tb, TCP_ACK);
+    cr_assert_eq(s.r.seq, p.ack - 1, "a keep-alive probe 10 s after the handshake");
+    cr_assert_eq(TCP_OF(&tb)->stats.keepalive_probes, 1);
     testbed_free(&tb);
 }
 

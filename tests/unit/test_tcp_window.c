@@ -289,6 +289,45 @@ Test(tcp_window, fast_retransmit_on_the_third_duplicate_ack_not_the_second)
     testbed_free(&tb);
 }
 
+Test(tcp_window, acks_that_change_the_window_are_not_duplicates)
+{
+    /* RFC 5681 2, DUPLICATE ACKNOWLEDGMENT (e): the advertised window must equal the
+     * last one; three window updates at SND.UNA are no sign of loss. */
+    struct testbed tb;
+    struct peer p;
+    uint32_t base;
+    uint64_t t1 = T0 + 100 * MS;
+    ten_in_flight(&tb, &p, &base, t1);
+    uint64_t t = t1 + 50 * MS;
+    for (int k = 1; k <= 3; k++) {
+        p.window = (uint16_t)(PEER_WINDOW - k);
+        ack_to(&tb, &p, S(1), t + (uint64_t)k * MS);
+    }
+    expect_nothing(&tb);
+    cr_assert_eq(TCP_OF(&tb)->stats.fast_retransmits, 0);
+    testbed_free(&tb);
+}
+
+Test(tcp_window, fast_retransmit_ssthresh_is_at_least_two_segments)
+{
+    struct testbed tb;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &p, PO_ALL, PEER_WINDOW, 0);
+    uint32_t base = p.ack;
+    tcp_set_nodelay(c, true);
+    uint64_t t1 = T0 + 100 * MS;
+    app_send(&tb, c, 0, 3 * MSS_TS + 100, t1);
+    for (uint32_t k = 1; k <= 3; k++)
+        expect_data(&tb, S(k), MSS_TS, t1);
+    expect_data(&tb, S(4), 100, t1);
+    /* S(1) is lost; the other three each bring a duplicate ACK. */
+    dupacks(&tb, &p, S(1), 3, t1 + 50 * MS);
+    expect_data(&tb, S(1), MSS_TS, t1 + 52 * MS);
+    /* RFC 5681 (4): ssthresh = max(FlightSize / 2, 2 SMSS), FlightSize / 2 being 1.5. */
+    expect_cwnd(c, 5 * MSS_TS, 2 * MSS_TS);
+    testbed_free(&tb);
+}
+
 Test(tcp_window, recovery_inflates_the_window_by_one_mss_per_further_dupack)
 {
     struct testbed tb;
@@ -495,6 +534,24 @@ Test(tcp_window, nodelay_sends_small_writes_at_once)
 
 /* ---- Sender silly-window avoidance (RFC 9293 3.8.6.2.1) --------------------------- */
 
+Test(tcp_window, send_more_holds_a_short_tail_until_the_write_ends)
+{
+    struct testbed tb;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &p, PO_ALL, PEER_WINDOW, 0);
+    tcp_set_nodelay(c, true); /* the cork holds even with Nagle off */
+    uint64_t t = T0 + 100 * MS;
+    tb_advance(&tb, t);
+    cr_assert_eq(tcp_send_more(TCP_OF(&tb), c, "head", 4, t), 4);
+    expect_nothing(&tb);
+    tb_advance(&tb, t + 1 * MS);
+    cr_assert_eq(tcp_send(TCP_OF(&tb), c, "body", 4, t + 1 * MS), 4);
+    struct seg d = expect_data(&tb, p.ack, 8, t + 1 * MS);
+    cr_assert(memcmp(d.data, "headbody", 8) == 0, "head and body share a segment");
+    expect_nothing(&tb);
+    testbed_free(&tb);
+}
+
 Test(tcp_window, sender_sends_no_tiny_segments_into_a_small_window)
 {
     struct testbed tb;
@@ -546,6 +603,31 @@ Test(tcp_window, sender_sends_half_the_largest_window_seen)
     expect_nothing(&tb);
     peer_saw(&p, &b);
     p.window = 500; /* < 600: silly */
+    peer_send(&tb, &p, TCP_ACK, NULL, 0, t + 40 * MS);
+    expect_nothing(&tb);
+    testbed_free(&tb);
+}
+
+Test(tcp_window, half_the_largest_window_counts_windows_offered_after_the_handshake)
+{
+    struct testbed tb;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &p, NO_WS, 1200, BIG_TX);
+    uint32_t base = p.ack;
+    uint64_t t = T0 + 100 * MS;
+    app_send(&tb, c, 0, 20000, t);
+    struct seg a = expect_data(&tb, base, 1200, t);
+    peer_saw(&p, &a);
+    p.window = 8000; /* the peer's buffer grows: the largest window is now 8000 */
+    peer_send(&tb, &p, TCP_ACK, NULL, 0, t + 20 * MS);
+    size_t sent = 0;
+    while (fake_link_pending(&tb.link)) {
+        struct seg s = expect_seg(&tb);
+        sent += s.len;
+        peer_saw(&p, &s);
+    }
+    cr_assert_eq(sent, 5 * MSS_TS, "full segments only into 8000 bytes");
+    p.window = 1000; /* below half of 8000: silly, though not of the 1200 first offered */
     peer_send(&tb, &p, TCP_ACK, NULL, 0, t + 40 * MS);
     expect_nothing(&tb);
     testbed_free(&tb);
@@ -646,6 +728,28 @@ Test(tcp_window, receive_window_opens_in_mss_steps_and_an_update_follows_reading
     testbed_free(&tb);
 }
 
+Test(tcp_window, no_window_update_while_the_peer_still_knows_of_half_the_ring)
+{
+    struct testbed tb;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &p, PO_ALL, PEER_WINDOW, 0);
+    uint64_t t = T0 + 100 * MS;
+    static uint8_t buf[2 * MSS_TS];
+    memset(buf, 'h', sizeof(buf));
+    peer_send(&tb, &p, TCP_ACK, buf, MSS_TS, t);
+    peer_send(&tb, &p, TCP_ACK, buf, MSS_TS, t);
+    struct seg a = expect_flags(&tb, TCP_ACK); /* every second segment */
+    cr_assert_eq(a.r.ack, p.seq);
+    cr_assert_eq(a.r.window, TB_TCP_RING - 2 * MSS_TS);
+    /* Reading opens the window by two MSS, but the peer still has 5296 of 8192 bytes:
+     * the next ACK will say so, a segment of its own is not worth it. */
+    tb_advance(&tb, t + 10 * MS);
+    cr_assert_eq(recv_all(&tb, c, buf, sizeof(buf)), 2 * MSS_TS);
+    tb_advance(&tb, t + 1 * SEC);
+    expect_nothing(&tb);
+    testbed_free(&tb);
+}
+
 /* A peer that sends what our window allows in random sizes while the application reads
  * in random amounts: the right edge of every window we advertise (ACK + scaled window)
  * is at or beyond every earlier one. */
@@ -703,6 +807,33 @@ Test(tcp_window, right_edge_never_moves_left)
 Test(tcp_window, right_edge_never_moves_left_with_window_scaling)
 {
     right_edge_never_moves_left(200000); /* shift 2: windows in units of 4 bytes */
+}
+
+Test(tcp_window, our_window_field_is_scaled_by_the_shift_we_announced)
+{
+    struct testbed tb;
+    struct node_cfg cfg = testbed_default_cfg();
+    cfg.tcp_rx_size = 200000;
+    tcp_start_cfg(&tb, &cfg);
+    struct peer p = peer_new(PEER_PORT, OUR_PORT, PO_ALL);
+    cr_assert_eq(tcp_listen(TCP_OF(&tb), OUR_PORT, 8, NULL), NET_OK);
+    peer_send(&tb, &p, TCP_SYN, NULL, 0, T0 + 10 * MS);
+    struct seg sa = expect_flags(&tb, TCP_SYN | TCP_ACK);
+    cr_assert(sa.r.has_ws);
+    cr_assert_eq(sa.r.ws, 2, "the smallest shift that covers 200000 bytes");
+    cr_assert_eq(sa.r.window, 65535, "RFC 7323 2.2: a SYN's window is not scaled");
+    peer_saw(&p, &sa);
+    p.ts = true;
+    peer_send(&tb, &p, TCP_ACK, NULL, 0, T0 + 10 * MS);
+    static uint8_t buf[1000];
+    memset(buf, 'w', sizeof(buf));
+    peer_send(&tb, &p, TCP_ACK | TCP_PSH, buf, sizeof(buf), T0 + 20 * MS);
+    tb_advance(&tb, T0 + 200 * MS);
+    struct seg a = expect_flags(&tb, TCP_ACK);
+    cr_assert_eq(a.r.ack, p.seq);
+    /* 199000 bytes free, in units of 4. */
+    cr_assert_eq(a.r.window, 49750, "window field %u, expected 199000 >> 2", a.r.window);
+    testbed_free(&tb);
 }
 
 /* ---- A shrinking window (RFC 9293 3.8.6.2.1, RFC 1122 4.2.2.16) -------------------- */
