@@ -578,8 +578,11 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
     c->keepalive_probes = 0;
     if ((c->flags & (CF_PERSIST | CF_DETACHED)) == CF_PERSIST)
         c->retries = 0; /* the peer answers our probes: it is alive, and someone waits */
-    /* RFC 7323 4.3: remember the newest timestamp of a segment at or before our ACK. */
-    if ((c->flags & CF_TS) && seg->has_ts && seq_ge(seg->ts_val, c->ts_recent) &&
+    /* RFC 7323 4.3: remember the newest timestamp of a segment at or before our ACK.
+     * After 24 idle days TS.Recent is invalid (5.5): PAWS let this segment in whatever
+     * its TSval, and R3 must take it, or TS.Recent would stay stale for good. */
+    if ((c->flags & CF_TS) && seg->has_ts &&
+        (seq_ge(seg->ts_val, c->ts_recent) || now - c->ts_recent_at >= PAWS_IDLE_NS) &&
         seq_le(seg->seq, c->last_ack_sent)) {
         c->ts_recent = seg->ts_val;
         c->ts_recent_at = now;

@@ -655,6 +655,40 @@ Test(tcp_data, paws_compares_timestamps_modulo_2_32)
     testbed_free(&tb);
 }
 
+Test(tcp_data, after_24_idle_days_an_old_timestamp_is_taken_and_renews_ts_recent)
+{
+    /* RFC 7323 5.5: idle long enough, the peer's TSval clock may have wrapped its sign
+     * bit. TS.Recent is then invalid: the segment is accepted and R3 makes its TSval
+     * TS.Recent, so PAWS protects the connection again from there. */
+    struct testbed tb;
+    struct peer p;
+    struct tcp_conn *c = setup(&tb, &p, PO_ALL, 0);
+    uint32_t base = p.seq;
+    uint64_t t = T0 + 100 * MS;
+    p.ts_val = 50000;
+    peer_data(&tb, &p, base, 0, 100, t);
+    tb_advance(&tb, t + DELACK);
+    expect_ack(&tb, base + 100, t + DELACK);
+
+    uint64_t later = t + 25ull * 24 * 3600 * SEC;
+    /* The ARP entry has long expired. */
+    learn_peer(&tb, later);
+    p.ts_val = 50000 + 0x80000001u; /* 2^31 + 1 ticks on: compares as older */
+    peer_data(&tb, &p, base, 100, 100, later);
+    cr_assert_eq(TCP_OF(&tb)->stats.rx_paws, 0);
+    cr_assert_eq(conn_info(c).unread, 200);
+    tb_advance(&tb, later + DELACK);
+    struct seg a = expect_ack(&tb, base + 200, later + DELACK);
+    cr_assert_eq(a.r.ts_ecr, 50000 + 0x80000001u, "TS.Recent renewed");
+
+    p.ts_val = 50000 + 0x80000001u - 10; /* older than the new TS.Recent: refused */
+    peer_data(&tb, &p, base, 200, 100, later + 100 * MS);
+    expect_ack(&tb, base + 200, later + 100 * MS);
+    cr_assert_eq(TCP_OF(&tb)->stats.rx_paws, 1);
+    cr_assert_eq(conn_info(c).unread, 200);
+    testbed_free(&tb);
+}
+
 /* ---- The application's side: back-pressure and EOF -------------------------------- */
 
 Test(tcp_data, send_takes_what_fits_and_writable_follows_the_ack)
