@@ -46,9 +46,12 @@ int testbed_init(struct testbed *tb, const struct node_cfg *cfg, uint64_t now)
         if (!tb->cfg.tcp_tx_size)
             tb->cfg.tcp_tx_size = TB_TCP_RING;
         tb->cfg.tcp_mem_len = TCP_MEM(tb->cfg.tcp_conns, tb->cfg.tcp_rx_size, tb->cfg.tcp_tx_size);
-        tb->tcp_mem = tb->cfg.tcp_mem = calloc(1, tb->cfg.tcp_mem_len);
+        /* Poisoned, not zeroed: the kernel gives TCP unzeroed pages, so no slot may be
+         * read before tcp_conn_new sets it up. */
+        tb->tcp_mem = tb->cfg.tcp_mem = malloc(tb->cfg.tcp_mem_len);
         if (!tb->tcp_mem)
             abort();
+        memset(tb->tcp_mem, 0xa5, tb->cfg.tcp_mem_len);
     }
     fake_link_init(&tb->link, &tb->now);
     tb->link.caps = tb->cfg.dev_caps; /* the link does what the node is told it can */

@@ -77,15 +77,8 @@ int tcp_init(struct tcp *tcp, const struct tcp_cfg *cfg, const struct tcp_ops *o
         tcp->n_buckets *= 2;
     tcp->buckets = (uint32_t *)p;
     p += (uintptr_t)cfg->n_conns * sizeof(uint32_t);
-    memset(tcp->conns, 0, cfg->n_conns * sizeof(struct tcp_conn));
     memset(tcp->buckets, 0, tcp->n_buckets * sizeof(uint32_t));
-    uint8_t *ring = (uint8_t *)p;
-    for (uint32_t i = 0; i < cfg->n_conns; i++) {
-        tcp->conns[i].rx = ring;
-        ring += cfg->rx_size;
-        tcp->conns[i].tx = ring;
-        ring += cfg->tx_size;
-    }
+    tcp->rings = (uint8_t *)p; /* the slots themselves wait until first used (n_fresh) */
     if (cfg->n_listeners)
         memset(cfg->listeners, 0, cfg->n_listeners * sizeof(*cfg->listeners));
 
@@ -189,8 +182,8 @@ static void hash_remove(struct tcp *tcp, struct tcp_conn *c)
 static struct tcp_conn *oldest_time_wait(struct tcp *tcp)
 {
     struct tcp_conn *best = NULL;
-    for (uint32_t i = 0; i < tcp->cfg.n_conns; i++) {
-        struct tcp_conn *c = &tcp->conns[i];
+    for (uint32_t i = tcp->live_head; i; i = tcp->conns[i - 1].live_next) {
+        struct tcp_conn *c = &tcp->conns[i - 1];
         if (c->state == TCP_TIME_WAIT && (c->flags & CF_DETACHED) &&
             (!best || c->state_since < best->state_since))
             best = c;
@@ -198,22 +191,28 @@ static struct tcp_conn *oldest_time_wait(struct tcp *tcp)
     return best;
 }
 
+/* A closed slot: the last one freed, else one never used (set up now), else the oldest
+ * TIME_WAIT's. */
 static struct tcp_conn *free_slot(struct tcp *tcp)
 {
-    uint32_t n = tcp->cfg.n_conns;
-    if (tcp->n_used < n) {
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t i = (tcp->free_hint + k) % n;
-            if (tcp->conns[i].state == TCP_CLOSED) {
-                tcp->free_hint = (i + 1) % n;
-                return &tcp->conns[i];
-            }
-        }
+    if (tcp->free_head) {
+        struct tcp_conn *c = &tcp->conns[tcp->free_head - 1];
+        tcp->free_head = c->hash_next;
+        return c;
+    }
+    if (tcp->n_fresh < tcp->cfg.n_conns) {
+        uint32_t i = tcp->n_fresh++;
+        struct tcp_conn *c = &tcp->conns[i];
+        memset(c, 0, sizeof(*c));
+        c->rx = tcp->rings + (size_t)i * (tcp->cfg.rx_size + tcp->cfg.tx_size);
+        c->tx = c->rx + tcp->cfg.rx_size;
+        return c;
     }
     struct tcp_conn *tw = oldest_time_wait(tcp);
     if (tw) {
         tcp->stats.time_wait_reused++;
         tcp_conn_free(tcp, tw, TCP_REASON_NORMAL);
+        tcp->free_head = tw->hash_next; /* take it back off the free stack */
     }
     return tw;
 }
@@ -303,6 +302,8 @@ void tcp_conn_free(struct tcp *tcp, struct tcp_conn *c, enum tcp_close_reason wh
     c->gen++;
     c->flags = 0;
     c->user = NULL;
+    c->hash_next = tcp->free_head; /* out of the hash: its link serves the free stack */
+    tcp->free_head = index_of(tcp, c) + 1;
     tcp->n_used--;
     tcp->stats.closed++;
 }
@@ -416,7 +417,7 @@ int tcp_unlisten(struct tcp *tcp, uint16_t port, uint64_t now)
     if (!l)
         return NET_EINVAL;
     uint16_t idx = (uint16_t)(l - tcp->cfg.listeners + 1);
-    for (uint32_t i = 0; i < tcp->cfg.n_conns; i++) {
+    for (uint32_t i = 0; i < tcp->n_fresh; i++) {
         struct tcp_conn *c = &tcp->conns[i];
         if (c->state != TCP_CLOSED && c->listener == idx) {
             if (c->state == TCP_SYN_RECEIVED)

@@ -340,7 +340,12 @@ struct tcp {
     uint32_t n_used;
     uint32_t live_head; /* index + 1 of an open connection: all of them are linked from it */
     uint32_t walk_next; /* index + 1 of the next one tcp_poll visits, 0 outside tcp_poll */
-    uint32_t free_hint;
+    /* Slots [0, n_fresh) have held a connection; the rest are untouched memory, set up when
+     * first needed, so tcp_init costs nothing per slot. Closed slots are stacked from
+     * free_head (index + 1, linked through hash_next). */
+    uint32_t n_fresh;
+    uint32_t free_head;
+    uint8_t *rings; /* slot i's rx ring, then its tx ring, at i * (rx_size + tx_size) */
     uint32_t last_hit; /* index of the connection tcp_lookup found last */
     uint64_t secret[2]; /* SipHash key for ISNs and cookies */
     uint64_t ts_secret; /* per-connection timestamp offsets */
