@@ -125,6 +125,11 @@ void csum_add16(struct csum *c, uint16_t v)
     c->sum = fold((uint64_t)c->sum + w);
 }
 
+void csum_add_words(struct csum *c, uint32_t sum)
+{
+    csum_add16(c, (uint16_t)fold(sum));
+}
+
 uint16_t csum_finish(const struct csum *c)
 {
     uint32_t sum = c->sum;

@@ -17,6 +17,7 @@
 #define csum_buf portable_csum_buf
 #define csum_iov portable_csum_iov
 #define csum_offload_finish portable_csum_offload_finish
+#define csum_add_words portable_csum_add_words
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-prototypes" /* the header named them otherwise */
 #include "../../lib/netstack/checksum.c"
@@ -28,6 +29,7 @@
 #undef csum_buf
 #undef csum_iov
 #undef csum_offload_finish
+#undef csum_add_words
 
 uint16_t portable_csum_buf(const void *data, size_t len);
 

@@ -22,6 +22,8 @@ struct csum {
 void csum_init(struct csum *c);
 void csum_add(struct csum *c, const void *data, size_t len);
 void csum_add16(struct csum *c, uint16_t v);
+/* Add a sum of 16-bit words (up to 65536 of them) computed by the caller, folded once. */
+void csum_add_words(struct csum *c, uint32_t sum);
 /* The folded, complemented checksum to store in a header. */
 uint16_t csum_finish(const struct csum *c);
 
