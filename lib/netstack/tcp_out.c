@@ -57,7 +57,6 @@ static int xmit(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, struct n
         if (gso && payload > gso) {
             tx.gso_size = (uint16_t)gso;
             tx.l4_hdr_len = (uint16_t)hl;
-            tcp->stats.tx_bursts++;
         }
     } else {
         net_put16(hdr + TCP_OFF_CSUM, tcp_checksum(tcp->cfg.addr, dst, iov, n));
@@ -68,6 +67,7 @@ static int xmit(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, struct n
         return rc;
     }
     tcp->stats.tx_segments++;
+    tcp->stats.tx_bursts += tx.gso_size != 0;
     if (r->flags & TCP_RST)
         tcp->stats.tx_resets++;
     return NET_OK;
