@@ -100,7 +100,7 @@ int node_init(struct node *n, const struct node_cfg *cfg, const struct node_ops 
 {
     if (!cfg || !ops || !ops->dev || (cfg->mtu && cfg->mtu > NODE_MTU_MAX))
         return NET_EINVAL;
-    memset(n, 0, sizeof(*n));
+    memset(n, 0, offsetof(struct node, arp_queue)); /* the queues' storage needs no clearing */
     n->ops = ops;
     n->ctx = ctx;
     uint16_t mtu = cfg->mtu ? cfg->mtu : ETH_DEFAULT_MTU;

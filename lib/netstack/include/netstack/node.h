@@ -69,11 +69,14 @@ struct node {
 
     struct arp_entry arp_entries[NODE_ARP_ENTRIES];
     struct arp_pending arp_pending[NODE_ARP_PENDING];
-    uint8_t arp_queue[NODE_ARP_PENDING * NODE_MTU_MAX];
     struct ipv4_frag_slot frag_slots[NODE_FRAG_SLOTS];
-    uint8_t frag_mem[IPV4_FRAG_MEM(NODE_FRAG_SLOTS, NODE_FRAG_SIZE)];
     struct icmp_ping pings[NODE_PINGS];
     struct tcp_listener listeners[NODE_TCP_LISTENERS];
+
+    /* Storage last: node_init leaves it as it finds it (each byte is written before it
+     * is read), which spares zeroing 280 KiB at boot. */
+    uint8_t arp_queue[NODE_ARP_PENDING * NODE_MTU_MAX];
+    uint8_t frag_mem[IPV4_FRAG_MEM(NODE_FRAG_SLOTS, NODE_FRAG_SIZE)];
 };
 
 int node_init(struct node *n, const struct node_cfg *cfg, const struct node_ops *ops, void *ctx,
