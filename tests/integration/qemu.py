@@ -1,5 +1,6 @@
 """Booting the Quartz ELF under QEMU microvm the way a user does, and reading its serial log."""
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -51,6 +52,15 @@ class Guest:
         self.log = ""
 
     def wait_for(self, text, timeout=30):
+        return self._wait(lambda: text in self.log, repr(text), timeout)
+
+    def wait_for_line(self, start, timeout=30):
+        """The log once a whole line beginning with `start` is in it: a long line can
+        reach the host in pieces (the guest's UART takes a line in 128-byte bursts)."""
+        line = re.compile(r"^%s[^\n]*\n" % re.escape(start), re.M)
+        return self._wait(lambda: line.search(self.log), "a whole line %r" % start, timeout)
+
+    def _wait(self, done, what, timeout):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
@@ -59,12 +69,12 @@ class Guest:
                 chunk = b""
             if chunk:
                 self.log += chunk.decode(errors="replace").replace("\r", "")
-            if text in self.log:
+            if done():
                 return self.log
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        raise AssertionError("guest never said %r; log:\n%s" % (text, self.log))
+        raise AssertionError("guest never said %s; log:\n%s" % (what, self.log))
 
     def stop(self):
         if self.proc.poll() is None:

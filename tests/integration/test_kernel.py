@@ -189,7 +189,7 @@ def test_idle_guest_with_a_nic_burns_no_host_cpu(guest):
 
 @pytest.mark.parametrize("accel", accels())
 def test_boot_log_states_entry_to_ready_and_where_it_went(guest, accel):
-    log = guest(accel).wait_for("boot: phases")
+    log = guest(accel).wait_for_line("boot: phases")
     ready = float(re.search(r"^boot: ready in ([\d.]+) ms from entry$", log, re.M).group(1))
     m = re.search(r"^boot: phases \(us\): entry->kmain (\d+), console (\d+), memory (\d+), "
                   r"paging (\d+), apic (\d+), clock (\d+), tasks (\d+), devices (\d+), "
@@ -217,7 +217,7 @@ def test_a_pit_timed_tsc_is_refined_from_the_rtc_within_seconds(guest):
     g = guest("tcg")
     g.wait_for("boot: phases")
     t0 = time.monotonic()
-    log = g.wait_for("timer: tsc refined", timeout=15)
+    log = g.wait_for_line("timer: tsc refined", timeout=15)
     waited = time.monotonic() - t0
     m = re.search(r"^timer: tsc refined to ([\d.]+) MHz from the RTC \(was ([\d.]+)\), "
                   r"lapic timer ([\d.]+) MHz$", log, re.M)
