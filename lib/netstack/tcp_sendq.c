@@ -58,6 +58,8 @@ uint32_t tcp_sendq_copy(struct tcp_conn *c, const void *data, size_t len)
 
 bool tcp_sendq_static(struct tcp_conn *c, const void *data, size_t len)
 {
+    if (!len)
+        return true; /* nothing to queue: no run spent on it */
     if (len > QUEUE_MAX - c->tx_len || !push_span(c, data, (uint32_t)len))
         return false;
     c->tx_len += (uint32_t)len;
