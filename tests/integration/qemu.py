@@ -82,6 +82,14 @@ class Guest:
             self.proc.wait(timeout=10)
 
 
+def ping_answered(output):
+    """The sequence numbers of the echo requests ping saw answered, in order. With
+    `-c N -w DEADLINE` ping sends until N replies are in, so every probe was answered
+    exactly when this is [1..N] (-W would count a reply later than two round trips as
+    lost, and under PVM round trips vary more than that)."""
+    return sorted(int(n) for n in re.findall(r"icmp_seq=(\d+) ", output))
+
+
 def host_cpu_share(pid, seconds=4.0):
     """Fraction of one host CPU the process used over `seconds` (utime + stime)."""
     stat = "/proc/%d/stat" % pid
