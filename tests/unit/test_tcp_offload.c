@@ -57,16 +57,23 @@ static size_t take_stream(struct testbed *tb, uint32_t *off, struct seg *last)
     return n;
 }
 
+/* BIG bytes of the stream, queued in place at T0 + 100 ms (returned). */
+static uint64_t send_big(struct testbed *tb, struct tcp_conn *c)
+{
+    static uint8_t data[BIG];
+    fill(data, 0, sizeof(data));
+    uint64_t t = T0 + 100 * MS;
+    tb_advance(tb, t);
+    cr_assert_eq(tcp_send_static(TCP_OF(tb), c, data, sizeof(data), false, t), BIG);
+    return t;
+}
+
 Test(tcp_offload, new_data_leaves_as_one_burst_the_device_cuts_into_mss_segments)
 {
     struct testbed tb;
     struct peer p;
     struct tcp_conn *c = setup(&tb, &p, tso);
-    static uint8_t data[BIG];
-    fill(data, 0, sizeof(data));
-    uint64_t t = T0 + 100 * MS;
-    tb_advance(&tb, t);
-    cr_assert_eq(tcp_send_static(TCP_OF(&tb), c, data, sizeof(data), false, t), BIG);
+    uint64_t t = send_big(&tb, c);
     cr_assert_eq(tb.link.bursts, 1, "the initial window went down as one burst");
     cr_assert_eq(TCP_OF(&tb)->stats.tx_bursts, 1);
     uint32_t off = 0;
@@ -93,11 +100,7 @@ Test(tcp_offload, without_tso_every_segment_goes_down_alone)
     struct testbed tb;
     struct peer p;
     struct tcp_conn *c = setup(&tb, &p, (struct net_dev_caps){.tx_csum = true});
-    static uint8_t data[BIG];
-    fill(data, 0, sizeof(data));
-    uint64_t t = T0 + 100 * MS;
-    tb_advance(&tb, t);
-    tcp_send_static(TCP_OF(&tb), c, data, sizeof(data), false, t);
+    send_big(&tb, c);
     uint32_t off = 0;
     struct seg last;
     cr_assert_eq(take_stream(&tb, &off, &last), 10);
@@ -135,11 +138,7 @@ Test(tcp_offload, a_timeout_resends_one_segment_not_a_burst)
     struct testbed tb;
     struct peer p;
     struct tcp_conn *c = setup(&tb, &p, tso);
-    static uint8_t data[BIG];
-    fill(data, 0, sizeof(data));
-    uint64_t t = T0 + 100 * MS;
-    tb_advance(&tb, t);
-    tcp_send_static(TCP_OF(&tb), c, data, sizeof(data), false, t);
+    uint64_t t = send_big(&tb, c);
     skip_frames(&tb);
     size_t bursts = tb.link.bursts;
     tb_advance(&tb, t + conn_info(c).rto_ns + MS);
