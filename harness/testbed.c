@@ -102,6 +102,12 @@ void tb_advance(struct testbed *tb, uint64_t to)
         tb->now = to;
 }
 
+void tb_poll(struct testbed *tb, uint64_t at)
+{
+    tb_advance(tb, at);
+    node_poll(tb->node, tb->now);
+}
+
 void tb_send(struct testbed *tb, const uint8_t *frame, size_t len, uint64_t at)
 {
     tb_advance(tb, at);

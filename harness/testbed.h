@@ -8,6 +8,8 @@
  *     f = tb_next(tb);                      the next frame the stack sent, NULL if none
  *     cr_assert_null(tb_next(tb));          (in a test) the stack sent nothing more
  *     tb_advance(tb, to_ns);                run every timer due up to `to_ns`
+ *     tb_poll(tb, at_ns);                   ...then poll once more at `at_ns`, as the kernel
+ *                                           does when the device has room again
  */
 #ifndef HARNESS_TESTBED_H
 #define HARNESS_TESTBED_H
@@ -62,6 +64,7 @@ struct node_cfg testbed_default_cfg(void);
 void tb_send(struct testbed *tb, const uint8_t *frame, size_t len, uint64_t at);
 /* Run node_poll at every deadline up to and including `to`, then set the clock to `to`. */
 void tb_advance(struct testbed *tb, uint64_t to);
+void tb_poll(struct testbed *tb, uint64_t at);
 /* Next frame sent, or NULL if none (tests assert on the result). */
 const struct fake_frame *tb_next(struct testbed *tb);
 

@@ -299,6 +299,7 @@ void tcp_conn_free(struct tcp *tcp, struct tcp_conn *c, enum tcp_close_reason wh
     tcp_set_state(tcp, c, TCP_CLOSED, c->state_since);
     hash_remove(tcp, c);
     live_unlink(tcp, c);
+    tcp_unblock(tcp, c);
     c->gen++;
     c->flags = 0;
     c->user = NULL;

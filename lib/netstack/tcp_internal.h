@@ -67,6 +67,9 @@ struct tcp_conn *tcp_conn_new(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint
 /* End a connection: TCP_EV_CLOSED to an attached application, then the slot is free. */
 void tcp_conn_free(struct tcp *tcp, struct tcp_conn *c, enum tcp_close_reason why);
 void tcp_set_state(struct tcp *tcp, struct tcp_conn *c, enum tcp_state s, uint64_t now);
+/* Leave, or let send in order, the queue of connections waiting for the device. */
+void tcp_unblock(struct tcp *tcp, struct tcp_conn *c);
+void tcp_resume_blocked(struct tcp *tcp, uint64_t now);
 void tcp_arm(struct tcp *tcp, uint64_t *timer, uint64_t at);
 uint32_t tcp_ts_now(const struct tcp_conn *c, uint64_t now);
 uint32_t tcp_ts_offset(const struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport);

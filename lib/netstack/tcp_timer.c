@@ -153,6 +153,8 @@ static uint64_t earliest(const struct tcp_conn *c)
 
 void tcp_poll(struct tcp *tcp, uint64_t now)
 {
+    if (tcp->blocked_head)
+        tcp_resume_blocked(tcp, now);
     if (now < tcp->next_deadline)
         return;
     /* Timers armed while we walk (by a callback opening a connection) lower this. */

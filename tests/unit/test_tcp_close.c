@@ -639,7 +639,7 @@ Test(tcp_close, fin_wait_1_with_a_silent_peer_ends)
     testbed_free(&tb);
 }
 
-Test(tcp_close, a_fin_retransmission_the_device_refuses_is_tried_again)
+Test(tcp_close, a_fin_retransmission_the_device_refuses_goes_out_when_it_has_room)
 {
     struct testbed tb;
     struct close_log log;
@@ -650,17 +650,20 @@ Test(tcp_close, a_fin_retransmission_the_device_refuses_is_tried_again)
     cr_assert_eq(tcp_close(TCP_OF(&tb), c, T0 + 100 * MS), NET_OK);
     struct seg fin = expect_fin(&tb, &p);
     uint64_t rto = conn_info(c).rto_ns;
-    /* The FIN is lost and the device is full when the timer fires: no data waits, so
-     * only the retransmission timer can bring the FIN back. */
+    /* The FIN is lost and the device is full when the timer fires: the FIN waits for
+     * the device, not for the next (doubled) timeout. */
     tb.link.full = true;
     tb_advance(&tb, fin.at + rto);
-    tb.link.full = false;
     cr_assert_geq(TCP_OF(&tb)->stats.tx_failed, 1);
+    cr_assert_geq(TCP_OF(&tb)->stats.tx_blocked, 1);
+    cr_assert(tcp_tx_blocked(TCP_OF(&tb)));
     expect_nothing(&tb);
-    tb_advance(&tb, fin.at + 3 * rto); /* the next try, after the doubled RTO */
+    tb.link.full = false;
+    tb_poll(&tb, fin.at + rto + 1 * MS);
     struct seg again = expect_flags(&tb, TCP_FIN | TCP_ACK);
     cr_assert_eq(again.r.seq, s);
-    cr_assert_eq(again.at, fin.at + 3 * rto);
+    cr_assert_eq(again.at, fin.at + rto + 1 * MS, "sent at the first poll with room");
+    cr_assert_not(tcp_tx_blocked(TCP_OF(&tb)));
     peer_send(&tb, &p, TCP_FIN | TCP_ACK, NULL, 0, again.at + 1 * MS);
     expect_ack(&tb, s + 1, p.seq);
     tb_advance(&tb, again.at + 1 * MS + 2 * MSL);

@@ -159,6 +159,8 @@ struct tcp_conn {
     uint16_t local_port, remote_port;
     uint32_t hash_next; /* index + 1 of the next connection in its bucket, 0: none */
     uint32_t live_prev, live_next; /* index + 1 of the neighbours among the open, 0: none */
+    uint32_t blocked_next; /* index + 1 of the next one waiting for the device, 0: none */
+    bool blocked;          /* in the queue of connections waiting for the device */
     uint32_t gen;       /* bumped when the slot is freed: tells a callback its conn died */
     void *user;
 
@@ -277,6 +279,7 @@ struct tcp_stats {
     uint64_t tx_bursts; /* of them, TSO bursts the device cut into segments */
     uint64_t tx_resets;
     uint64_t tx_failed;        /* ipv4 could not send: the timer will retry */
+    uint64_t tx_blocked;       /* of them, data or ACKs that waited for the device instead */
     uint64_t retransmits;      /* timeouts */
     uint64_t fast_retransmits;
     uint64_t zero_window_probes;
@@ -340,6 +343,9 @@ struct tcp {
     uint32_t n_used;
     uint32_t live_head; /* index + 1 of an open connection: all of them are linked from it */
     uint32_t walk_next; /* index + 1 of the next one tcp_poll visits, 0 outside tcp_poll */
+    /* Connections the device turned away (no transmit buffer), oldest first (index + 1,
+     * linked through blocked_next): tcp_poll lets them send again, in that order. */
+    uint32_t blocked_head, blocked_tail;
     /* Slots [0, n_fresh) have held a connection; the rest are untouched memory, set up when
      * first needed, so tcp_init costs nothing per slot. Closed slots are stacked from
      * free_head (index + 1, linked through hash_next). */
@@ -361,8 +367,12 @@ int tcp_init(struct tcp *tcp, const struct tcp_cfg *cfg, const struct tcp_ops *o
 /* A segment from ipv4 (`ip` describes its header). */
 void tcp_input(struct tcp *tcp, const struct ipv4_repr *ip, const uint8_t *seg, size_t len,
                uint64_t now);
+/* Timers, and first the connections waiting for the device: a device that had no room
+ * for a segment must make its owner poll once it has room again (tcp_tx_blocked says
+ * whether anyone waits). */
 void tcp_poll(struct tcp *tcp, uint64_t now);
 uint64_t tcp_next_deadline(const struct tcp *tcp);
+bool tcp_tx_blocked(const struct tcp *tcp);
 
 /* Listen on `port` with at most `backlog` half-open connections (further SYNs get
  * cookies). Returns NET_OK, NET_EINVAL (port 0 or in use), NET_ENOBUFS (no slot). */
