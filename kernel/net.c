@@ -117,8 +117,12 @@ static void net_task(void *arg)
             continue;
         }
         cli();
-        if (!vnet_enable_rx_interrupts(&n->vnet)) {
-            sti(); /* frames raced in while re-enabling: poll them now */
+        /* A connection waiting for a transmit buffer needs the device's word when one
+         * comes back, or it would wait for the next frame or timer. */
+        bool tx_wait = node_tx_blocked(n->node);
+        if (!vnet_enable_rx_interrupts(&n->vnet) ||
+            (tx_wait && !vnet_enable_tx_interrupts(&n->vnet))) {
+            sti(); /* frames or buffers came back while re-enabling: poll them now */
             continue;
         }
         /* Sleep until the node's next timer or the device's interrupt (task_wake). */
@@ -127,6 +131,8 @@ static void net_task(void *arg)
         wake = web < wake ? web : wake;
         task_sleep_until(wake);
         sti();
+        if (tx_wait)
+            vnet_disable_tx_interrupts(&n->vnet);
     }
 }
 

@@ -197,6 +197,11 @@ uint64_t node_next_deadline(const struct node *n)
     return t < d ? t : d;
 }
 
+bool node_tx_blocked(const struct node *n)
+{
+    return tcp_tx_blocked(&n->tcp);
+}
+
 int node_ping(struct node *n, net_ip4 dst, uint16_t seq, size_t len, uint64_t now)
 {
     return icmp_ping(&n->icmp, dst, seq, len, now);

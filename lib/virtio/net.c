@@ -130,6 +130,9 @@ int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
         post_rx(n, i);
         n->tx_free[n->n_tx_free++] = i;
     }
+    /* Completed sends are reaped lazily; the device says when it used one only while a
+     * sender waits for a buffer (vnet_enable_tx_interrupts). */
+    virtq_disable_interrupts(&n->tx);
     virtio_mmio_ready(t);
     read_link(n, true);
     kick(n, &n->rx, VNET_RXQ);
@@ -316,4 +319,15 @@ bool vnet_enable_rx_interrupts(struct vnet *n)
      * its notification until something else wakes us. */
     kick_if_stalled(n, &n->tx, VNET_TXQ);
     return virtq_enable_interrupts(&n->rx);
+}
+
+bool vnet_enable_tx_interrupts(struct vnet *n)
+{
+    kick_if_stalled(n, &n->tx, VNET_TXQ);
+    return virtq_enable_interrupts(&n->tx);
+}
+
+void vnet_disable_tx_interrupts(struct vnet *n)
+{
+    virtq_disable_interrupts(&n->tx);
 }

@@ -341,6 +341,42 @@ Test(vnet, a_full_tx_ring_behind_an_idle_device_tells_it)
     down(&r);
 }
 
+static void send_frames(struct rig *r, int n)
+{
+    for (int k = 0; k < n; k++) {
+        uint8_t *f = vnet_dev_ops.reserve(r->n, 60);
+        cr_assert_not_null(f);
+        vnet_dev_ops.commit(r->n, f, 60, NULL);
+    }
+}
+
+/* Returns whether the device would interrupt after finishing its oldest frame. */
+static int finish_one(struct rig *r)
+{
+    struct vdev_chain c;
+    cr_assert_eq(vdev_pop(&r->dev.q[VNET_TXQ], &c), 1);
+    return vdev_complete(&r->dev.q[VNET_TXQ], c.head, 0);
+}
+
+Test(vnet, sent_frames_interrupt_only_while_a_sender_waits_for_a_buffer)
+{
+    for (uint32_t v = 1; v <= 2; v++) {
+        struct rig r;
+        up(&r, v);
+        send_frames(&r, 4);
+        cr_assert_eq(finish_one(&r), 0, "a finished send costs no interrupt");
+        /* A sender waits: buffers already came back, so the driver polls, not sleeps. */
+        cr_assert_not(vnet_enable_tx_interrupts(r.n));
+        vnet_poll(r.n, 64);
+        cr_assert(vnet_enable_tx_interrupts(r.n), "nothing pending: it may sleep");
+        cr_assert_eq(finish_one(&r), 1, "the next buffer back wakes the waiting sender");
+        vnet_disable_tx_interrupts(r.n);
+        vnet_poll(r.n, 64);
+        cr_assert_eq(finish_one(&r), 0, "quiet again once nobody waits");
+        down(&r);
+    }
+}
+
 Test(vnet, link_status_follows_config_interrupts)
 {
     struct rig r;

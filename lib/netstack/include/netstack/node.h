@@ -86,6 +86,9 @@ void node_start(struct node *n, uint64_t now);
 void node_input(struct node *n, const uint8_t *frame, size_t len, uint64_t now);
 void node_poll(struct node *n, uint64_t now);
 uint64_t node_next_deadline(const struct node *n);
+/* Whether a connection waits for the device to take a frame: its owner must then poll
+ * again as soon as the device hands a transmit buffer back. */
+bool node_tx_blocked(const struct node *n);
 /* Ping `dst` with `len` payload bytes; the result arrives at ops->ping_result. */
 int node_ping(struct node *n, net_ip4 dst, uint16_t seq, size_t len, uint64_t now);
 

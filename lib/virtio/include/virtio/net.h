@@ -125,6 +125,11 @@ uint32_t vnet_irq(struct vnet *n);
 int vnet_reset(struct vnet *n);
 void vnet_disable_rx_interrupts(struct vnet *n);
 bool vnet_enable_rx_interrupts(struct vnet *n);
+/* Sent frames are reaped lazily and cost no interrupt, except while the stack waits for a
+ * transmit buffer: then the caller asks for one before it sleeps (false: buffers came back
+ * already, poll instead) and turns it off again after. */
+bool vnet_enable_tx_interrupts(struct vnet *n);
+void vnet_disable_tx_interrupts(struct vnet *n);
 
 /* The netstack's device contract; ctx is the struct vnet. */
 extern const struct net_dev_ops vnet_dev_ops;
