@@ -1,4 +1,5 @@
 """The developer tools: the purity gate, the replay CLI and the bisect driver."""
+import re
 import shutil
 import subprocess
 
@@ -80,3 +81,19 @@ def test_bisect_driver_skips_a_commit_that_cannot_replay(tmp_path):
     assert r.returncode == 125
     r = subprocess.run([str(ROOT / "scripts/bisect-replay.sh"), str(FIXTURE)], cwd=ROOT)
     assert r.returncode == 0
+
+
+def test_boot_blocks_profiles_a_tcg_boot_by_phase():
+    r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/boot-blocks.py"), "--top", "2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    total = int(re.search(r"TCG: (\d+) blocks", r.stdout).group(1))
+    rows = dict((m.group(1), int(m.group(2)))
+                for m in re.finditer(r"^  (\S+)\s+(\d+) blocks", r.stdout, re.M))
+    # Every phase of the guest's own account, each with code of its own, adding up.
+    assert list(rows) == ["entry->kmain", "console", "memory", "paging", "apic", "clock",
+                          "tasks", "devices", "wallclock", "network"], r.stdout
+    assert all(n > 0 for n in rows.values()) and sum(rows.values()) == total, r.stdout
+    # Each names the functions that cost it the most blocks.
+    assert len(re.findall(r"insns  \w+ \d+", r.stdout)) == len(rows), r.stdout
+    assert "boot: phases (us)" in r.stdout, r.stdout

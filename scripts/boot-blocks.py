@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Where a TCG boot's time goes: the code QEMU translated, per boot phase and function.
+
+    scripts/boot-blocks.py [ELF] [--top N]
+
+Under TCG the first run of any basic block costs QEMU a translation, and a boot runs
+almost everything once: on this machine kernel/net.c's node_init took 1.04 ms the first
+time and 0.018 ms the second. So entry -> ready under TCG is close to (blocks translated)
+x (cost of one). This boots ELF (default build/quartz-unikernel.elf) once under TCG with
+QEMU's in_asm log, maps each translated block to the kernel function it starts in (nm),
+and splits them into the phases of the guest's "boot: phases" line, in the order kmain
+enters them. It prints the phases with their block and instruction counts, and the
+functions with the most blocks in each. Firmware blocks (before entry) are left out.
+"""
+import argparse
+import bisect
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The first function of each phase, as kmain calls them; "entry" is boot.S up to kmain.
+PHASES = [("entry->kmain", None), ("console", "kmain"), ("memory", "mem_init"),
+          ("paging", "paging_init"), ("apic", "apic_init"), ("clock", "clock_init"),
+          ("tasks", "task_init"), ("devices", "devices_probe"),
+          ("wallclock", "wallclock_init"), ("network", "net_start")]
+READY = "clock_refine_start"  # kmain's first call after "ready": the profile ends there
+
+
+def symbols(elf):
+    out = subprocess.run(["nm", "-n", "-S", str(elf)], capture_output=True, text=True,
+                         check=True).stdout
+    syms = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[2] in "tTwW":
+            syms.append((int(f[0], 16), int(f[1], 16), f[3]))
+        elif len(f) == 3 and f[1] in "tT":  # assembly: no size, it runs to the next one
+            syms.append((int(f[0], 16), 0, f[2]))
+    for i, (start, size, name) in enumerate(syms):
+        if not size and i + 1 < len(syms):
+            syms[i] = (start, syms[i + 1][0] - start, name)
+    return syms
+
+
+def blocks(log):
+    """Each translated block as the list of its instruction addresses, in order."""
+    tbs, cur = [], None
+    for line in open(log, errors="replace"):
+        if line.startswith("IN:"):
+            cur = []
+            tbs.append(cur)
+        elif cur is not None:
+            m = re.match(r"0x([0-9a-f]+):", line)
+            if m:
+                cur.append(int(m.group(1), 16))
+    return [tb for tb in tbs if tb]
+
+
+def boot_log(elf, log, seconds):
+    cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", "128M",
+           "-kernel", str(elf), "-append", "ip=10.0.2.15/24 gw=10.0.2.2 port=80",
+           "-nodefaults", "-display", "none", "-serial", "stdio",
+           "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+           "-d", "in_asm", "-D", str(log)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    console, deadline = b"", time.monotonic() + seconds
+    try:
+        os.set_blocking(p.stdout.fileno(), False)
+        while time.monotonic() < deadline and b"boot: phases" not in console:
+            console += p.stdout.read() or b""
+            time.sleep(0.05)
+        time.sleep(0.2)  # the rest of the phases line
+        console += p.stdout.read() or b""
+    finally:
+        p.terminate()
+        p.wait()
+    return console.decode(errors="replace").replace("\r", "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("elf", nargs="?", default=ROOT / "build/quartz-unikernel.elf")
+    ap.add_argument("--top", type=int, default=5, help="functions shown per phase")
+    args = ap.parse_args()
+    syms = symbols(args.elf)
+    starts = [s[0] for s in syms]
+
+    def owner(addr):
+        i = bisect.bisect_right(starts, addr) - 1
+        if i >= 0 and addr < syms[i][0] + syms[i][1]:
+            return syms[i][2]
+        return None
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "in_asm.log"
+        console = boot_log(args.elf, log, 60)
+        if "boot: phases" not in console:
+            sys.exit("boot-blocks: the guest never logged its phases:\n" + console)
+        tbs = blocks(log)
+    first_of = {fn: name for name, fn in PHASES if fn}
+    phase, counts = PHASES[0][0], collections.OrderedDict()
+    per_fn = collections.defaultdict(collections.Counter)
+    for tb in tbs:
+        fn = owner(tb[0])
+        if fn is None:
+            continue  # firmware: before the guest's entry
+        if fn == READY:
+            break
+        if fn in first_of and first_of[fn] not in counts:
+            phase = first_of[fn]
+        n = counts.setdefault(phase, [0, 0])
+        n[0] += 1
+        n[1] += len(tb)
+        per_fn[phase][fn] += 1
+    total = sum(n[0] for n in counts.values())
+    print("boot-blocks: %s, TCG: %d blocks (%d instructions) translated from entry to ready"
+          % (args.elf, total, sum(n[1] for n in counts.values())))
+    for name, (nb, ni) in counts.items():
+        top = ", ".join("%s %d" % kv for kv in per_fn[name].most_common(args.top))
+        print("  %-12s %4d blocks %5d insns  %s" % (name, nb, ni, top))
+    line = re.search(r"^boot: phases \(us\): .*$", console, re.M)
+    print("the same boot's own account (slowed by the log): " + line.group(0).strip())
+
+
+if __name__ == "__main__":
+    main()
