@@ -15,11 +15,11 @@ void csum_init(struct csum *c)
 /* Fold a 64-bit ones'-complement accumulator to 16 bits, carries wrapped around. */
 static uint32_t fold(uint64_t s)
 {
-    s = (s & 0xffffffffu) + (s >> 32);
-    s = (s & 0xffffffffu) + (s >> 32);
-    s = (s & 0xffff) + (s >> 16);
-    s = (s & 0xffff) + (s >> 16);
-    return (uint32_t)((s & 0xffff) + (s >> 16));
+    uint32_t lo = (uint32_t)s, hi = (uint32_t)(s >> 32);
+    lo += hi;
+    lo += lo < hi; /* the end-around carry of the 32-bit add */
+    uint32_t x = (lo & 0xffff) + (lo >> 16);
+    return (x & 0xffff) + (x >> 16);
 }
 
 /*
@@ -67,62 +67,98 @@ static uint64_t sum_words(const uint8_t *p, size_t blocks)
 }
 #endif
 
-/* A folded native-order sum as the big-endian one it stands for (RFC 1071 2(B)). */
+/* a + w with the carry out of bit 63 added back in (end-around, as in sum_words). */
+static uint64_t add64(uint64_t a, uint64_t w)
+{
+    a += w;
+    return a + (a < w);
+}
+
+/* The 16-bit word a lone trailing byte starts, in native order: its high half on the
+ * wire (RFC 1071 4.1 pads with a zero byte). */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-static uint32_t native_to_be(uint32_t folded)
+#define LAST_BYTE(b) ((uint32_t)(b))
+#else
+#define LAST_BYTE(b) ((uint32_t)(b) << 8)
+#endif
+
+/*
+ * `len` bytes as native-order 16-bit words, unfolded. Bulk goes 32 bytes a turn through
+ * sum_words (the checksum was two thirds of a bulk transfer's CPU time when read two
+ * bytes at a time), the rest in at most one step of each size. Most calls are headers of
+ * 20 to 60 bytes, so there is no loop for the tail and one fold at the end.
+ */
+static uint64_t sum_native(const uint8_t *p, size_t len)
+{
+    uint64_t a = sum_words(p, len / 32);
+    p += len & ~(size_t)31;
+    if (len & 16) {
+        uint64_t w[2];
+        load(w, p, 16);
+        a = add64(add64(a, w[0]), w[1]);
+        p += 16;
+    }
+    if (len & 8) {
+        uint64_t w;
+        load(&w, p, 8);
+        a = add64(a, w);
+        p += 8;
+    }
+    len &= 7;
+    if (len >= 4) {
+        uint32_t w;
+        load(&w, p, 4);
+        a = add64(a, w);
+        p += 4;
+        len -= 4;
+    }
+    if (len >= 2) {
+        uint16_t w;
+        load(&w, p, 2);
+        a = add64(a, w);
+        p += 2;
+        len -= 2;
+    }
+    if (len)
+        a = add64(a, LAST_BYTE(*p));
+    return a;
+}
+
+/*
+ * A folded native-order sum as the big-endian one it stands for. Ones'-complement sums
+ * are independent of byte order up to one final swap (RFC 1071 2(B)); bytes that start
+ * on the odd half of a word pair up the other way round, which is the same swap again,
+ * so at an odd position a little-endian machine adds its native sum as it is.
+ */
+static uint32_t swap16(uint32_t folded)
 {
     return ((folded >> 8) | (folded << 8)) & 0xffff;
 }
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define AS_BE(folded, odd) ((odd) ? (folded) : swap16(folded))
 #else
-static uint32_t native_to_be(uint32_t folded)
-{
-    return folded;
-}
+#define AS_BE(folded, odd) ((odd) ? swap16(folded) : (folded))
 #endif
 
 /*
  * Bytes are summed as big-endian 16-bit words. A call that ends on an odd byte leaves
  * the next call starting on the low half of a word; `odd` carries that across calls so
- * a header and a payload split anywhere sum like one buffer (RFC 1071 section 2).
- *
- * The bulk goes 32 bytes a turn through sum_words (the checksum was two thirds of a bulk
- * transfer's CPU time when read two bytes at a time). Ones'-complement sums are
- * independent of byte order up to one final swap (RFC 1071 2(B)), so a little-endian
- * machine sums as it loads and swaps the result.
+ * a header and a payload split anywhere sum like one buffer (RFC 1071 section 2). The
+ * running sum stays below 2^17: one partial fold per call, the rest in csum_finish.
  */
 void csum_add(struct csum *c, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    uint64_t sum = c->sum;
-
-    if (len && c->odd) {
-        sum += *p++;
-        len--;
-        c->odd = 0;
-    }
-    uint64_t a = sum_words(p, len / 32);
-    p += len & ~(size_t)31;
-    len &= 31;
-    for (; len >= 4; p += 4, len -= 4) {
-        uint32_t w;
-        load(&w, p, 4);
-        a += w;
-    }
-    sum += native_to_be(fold(a));
-    for (; len >= 2; p += 2, len -= 2)
-        sum += (uint32_t)(p[0] << 8 | p[1]);
-    if (len) {
-        sum += (uint32_t)p[0] << 8;
-        c->odd = 1;
-    }
-    c->sum = fold(sum);
+    uint32_t s = c->sum + AS_BE(fold(sum_native(data, len)), c->odd);
+    c->sum = (s & 0xffff) + (s >> 16);
+    c->odd ^= (int)(len & 1);
 }
 
 void csum_add16(struct csum *c, uint16_t v)
 {
     /* On an even boundary a word adds as it is; after an odd byte its halves swap. */
-    uint32_t w = c->odd ? (uint32_t)((v >> 8) | ((v & 0xff) << 8)) : v;
-    c->sum = fold((uint64_t)c->sum + w);
+    uint32_t s = c->sum + (c->odd ? swap16(v) : v);
+    c->sum = (s & 0xffff) + (s >> 16);
 }
 
 void csum_add_words(struct csum *c, uint32_t sum)
@@ -132,18 +168,24 @@ void csum_add_words(struct csum *c, uint32_t sum)
 
 uint16_t csum_finish(const struct csum *c)
 {
-    uint32_t sum = c->sum;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
+    return (uint16_t)~fold(c->sum);
 }
 
 uint16_t csum_buf(const void *data, size_t len)
 {
-    struct csum c;
-    csum_init(&c);
-    csum_add(&c, data, len);
-    return csum_finish(&c);
+    return (uint16_t)~AS_BE(fold(sum_native(data, len)), 0);
+}
+
+uint16_t csum_buf_seeded(const void *data, size_t len, uint32_t words)
+{
+    uint32_t s = AS_BE(fold(sum_native(data, len)), 0) + fold(words);
+    return (uint16_t)~((s & 0xffff) + (s >> 16));
+}
+
+uint16_t csum_replace16(uint16_t csum, uint16_t old, uint16_t new_)
+{
+    uint32_t s = (uint32_t)(uint16_t)~csum + (uint16_t)~old + new_;
+    return (uint16_t)~fold(s);
 }
 
 uint16_t csum_iov(const struct net_iov *iov, size_t n)

@@ -212,3 +212,69 @@ Test(checksum, a_sum_of_words_adds_like_the_words_one_by_one)
         cr_assert_eq(csum_finish(&b), csum_finish(&a), "round %d", round);
     }
 }
+
+/* A pseudo-header's sum of 16-bit words plus the segment, the way tcp_checksum adds them. */
+static uint16_t seeded_by_parts(const uint8_t *buf, size_t len, uint32_t words)
+{
+    struct csum c;
+    csum_init(&c);
+    csum_add_words(&c, words);
+    csum_add(&c, buf, len);
+    return csum_finish(&c);
+}
+
+Test(checksum, seeded_one_shot_equals_words_then_bytes_at_every_length_and_alignment)
+{
+    static uint8_t buf[1600 + 8];
+    fill_noise(buf, sizeof(buf));
+    /* Seeds as a pseudo-header gives them, and extremes: none, all ones, near 2^32. */
+    static const uint32_t seeds[] = {0, 1, 0xffff, 0x10000, 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6,
+                                     0x3fffc, 0xfffffffe, 0xffffffff};
+    for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++)
+        for (size_t off = 0; off < 8; off++)
+            for (size_t len = 0; len <= 1600; len += len < 100 ? 1 : 53)
+                cr_assert_eq(csum_buf_seeded(buf + off, len, seeds[s]),
+                             seeded_by_parts(buf + off, len, seeds[s]),
+                             "length %zu at offset %zu, seed %#x", len, off, seeds[s]);
+}
+
+Test(checksum, seeded_sum_of_a_valid_segment_is_zero)
+{
+    /* What tcp_parse asks: a segment carrying its checksum sums to zero with the seed. */
+    uint8_t seg[61];
+    fill_noise(seg, sizeof(seg));
+    for (size_t len = 2; len <= sizeof(seg); len++) {
+        uint32_t words = 0x0a000001 >> 16;
+        net_put16(seg, 0);
+        net_put16(seg, seeded_by_parts(seg, len, words));
+        cr_assert_eq(csum_buf_seeded(seg, len, words), 0, "length %zu", len);
+        seg[len - 1] ^= 0x10;
+        cr_assert_neq(csum_buf_seeded(seg, len, words), 0, "damage missed at length %zu", len);
+        seg[len - 1] ^= 0x10;
+    }
+}
+
+Test(checksum, replace16_equals_summing_again)
+{
+    /* RFC 1624 eqn. 3: one word changed, the checksum updated, against a full sum. */
+    uint8_t buf[75];
+    fill_noise(buf, sizeof(buf));
+    for (size_t len = 2; len <= sizeof(buf); len++) {
+        for (size_t at = 0; at + 2 <= len; at += 2) {
+            for (unsigned k = 0; k < 8; k++) {
+                uint16_t old = net_get16(buf + at), now = (uint16_t)(k * 0x2493u + old * 3u);
+                if (k == 0)
+                    now = 0; /* the echo reply's case: 0x0800 -> 0x0000 */
+                uint16_t before = csum_buf(buf, len);
+                net_put16(buf + at, now);
+                uint16_t after = csum_replace16(before, old, now), full = csum_buf(buf, len);
+                /* The same number, though ones' complement has two zeros: bytes that are
+                 * all zero sum to +0 (field ffff), which an update cannot tell from -0. */
+                cr_assert(after == full || (after == 0 && full == 0xffff),
+                          "length %zu, word at %zu, %#x -> %#x: %#x, not %#x", len, at, old, now,
+                          after, full);
+                net_put16(buf + at, old);
+            }
+        }
+    }
+}

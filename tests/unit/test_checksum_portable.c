@@ -15,7 +15,9 @@
 #define csum_add16 portable_csum_add16
 #define csum_finish portable_csum_finish
 #define csum_buf portable_csum_buf
+#define csum_buf_seeded portable_csum_buf_seeded
 #define csum_iov portable_csum_iov
+#define csum_replace16 portable_csum_replace16
 #define csum_offload_finish portable_csum_offload_finish
 #define csum_add_words portable_csum_add_words
 #pragma GCC diagnostic push
@@ -27,7 +29,9 @@
 #undef csum_add16
 #undef csum_finish
 #undef csum_buf
+#undef csum_buf_seeded
 #undef csum_iov
+#undef csum_replace16
 #undef csum_offload_finish
 #undef csum_add_words
 

@@ -29,7 +29,14 @@ uint16_t csum_finish(const struct csum *c);
 
 /* One-shot over a buffer; 0 means a buffer that already carries its checksum is valid. */
 uint16_t csum_buf(const void *data, size_t len);
+/* The same with `words`, a sum of host-order 16-bit words (a pseudo-header's, up to
+ * 65536 of them), added in: one call, one fold, for a segment checked on arrival. */
+uint16_t csum_buf_seeded(const void *data, size_t len, uint32_t words);
 uint16_t csum_iov(const struct net_iov *iov, size_t n);
+/* A checksum field `csum` updated for one 16-bit word of what it covers changing from
+ * `old` to `new_` (RFC 1624 eqn. 3), without summing the rest again. The same value a
+ * full sum gives, except 0000 where that gives ffff (bytes all zero): both verify. */
+uint16_t csum_replace16(uint16_t csum, uint16_t old, uint16_t new_);
 
 /* Do in software what `off` asked of a device (its checksum; never segmentation): for a
  * link that cannot, or a frame that waits in a queue and leaves without its request. */
