@@ -75,15 +75,20 @@ int ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_repr *r, enum ipv4_de
     return NET_OK;
 }
 
-int ipv4_emit(const struct ipv4_repr *r, uint8_t *buf, size_t cap)
+/* Writes a 20-byte header. Its checksum is summed from the field values rather than
+ * read back from the buffer: every packet sent comes through here. */
+static void put_header(uint8_t *buf, const struct ipv4_repr *r)
 {
-    if (cap < IPV4_HDR_LEN)
-        return NET_EMSGSIZE;
     uint16_t frag = (uint16_t)((r->frag_off / 8) & IPV4_FRAG_MASK);
     if (r->df)
         frag |= IPV4_FLAG_DF;
     if (r->mf)
         frag |= IPV4_FLAG_MF;
+    uint32_t sum = (0x45u << 8 | r->tos) + r->total_len + r->id + frag +
+                   ((uint32_t)r->ttl << 8 | r->proto) + (r->src >> 16) + (r->src & 0xffff) +
+                   (r->dst >> 16) + (r->dst & 0xffff);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
     buf[IPV4_OFF_VER_IHL] = 0x45;
     buf[IPV4_OFF_TOS] = r->tos;
     net_put16(buf + IPV4_OFF_LEN, r->total_len);
@@ -91,10 +96,16 @@ int ipv4_emit(const struct ipv4_repr *r, uint8_t *buf, size_t cap)
     net_put16(buf + IPV4_OFF_FRAG, frag);
     buf[IPV4_OFF_TTL] = r->ttl;
     buf[IPV4_OFF_PROTO] = r->proto;
-    net_put16(buf + IPV4_OFF_CSUM, 0);
+    net_put16(buf + IPV4_OFF_CSUM, (uint16_t)~sum);
     net_put32(buf + IPV4_OFF_SRC, r->src);
     net_put32(buf + IPV4_OFF_DST, r->dst);
-    net_put16(buf + IPV4_OFF_CSUM, csum_buf(buf, IPV4_HDR_LEN));
+}
+
+int ipv4_emit(const struct ipv4_repr *r, uint8_t *buf, size_t cap)
+{
+    if (cap < IPV4_HDR_LEN)
+        return NET_EMSGSIZE;
+    put_header(buf, r);
     return IPV4_HDR_LEN;
 }
 
@@ -114,6 +125,7 @@ int ipv4_init(struct ipv4 *ip, const struct ipv4_cfg *cfg, const struct ipv4_ops
     ip->ops = ops;
     ip->ctx = ctx;
     ip->netmask = ~(net_ip4)0 << (32 - cfg->prefix_len);
+    ip->subnet_broadcast = (cfg->addr & ip->netmask) | ~ip->netmask;
     struct net_rng rng = {cfg->seed ^ 0x1b873593u};
     ip->next_id = (uint16_t)net_rng_next(&rng);
     ipv4_frag_init(ip);
@@ -122,7 +134,7 @@ int ipv4_init(struct ipv4 *ip, const struct ipv4_cfg *cfg, const struct ipv4_ops
 
 bool ipv4_is_broadcast(const struct ipv4 *ip, net_ip4 a)
 {
-    return a == NET_IP4_BROADCAST || a == ((ip->cfg.addr & ip->netmask) | ~ip->netmask);
+    return a == NET_IP4_BROADCAST || a == ip->subnet_broadcast;
 }
 
 static bool bad_source(const struct ipv4 *ip, net_ip4 src)
@@ -234,6 +246,35 @@ static void iov_copy(uint8_t *dst, const struct net_iov *iov, size_t n, size_t o
     }
 }
 
+/*
+ * One packet that fits the MTU: what nearly every send is (TCP segments and bursts
+ * handed to TSO aside, fragmentation is for big pings). The same steps as the general
+ * loop below with its bookkeeping for pieces left out.
+ */
+static int send_whole(struct ipv4 *ip, const struct ipv4_tx *tx, const struct net_iov *iov,
+                      size_t n, size_t total, net_ip4 next_hop, uint64_t now)
+{
+    uint8_t *pkt = ip->ops->reserve(ip->ctx, IPV4_HDR_LEN + total);
+    if (!pkt) {
+        ip->stats.tx_no_buffer++;
+        return NET_ENOBUFS;
+    }
+    struct ipv4_repr r = {.tos = tx->tos, .total_len = (uint16_t)(IPV4_HDR_LEN + total),
+                          .id = ip->next_id++, .df = tx->df,
+                          .ttl = tx->ttl ? tx->ttl : ip->cfg.ttl, .proto = tx->proto,
+                          .src = ip->cfg.addr, .dst = tx->dst};
+    put_header(pkt, &r);
+    uint8_t *p = pkt + IPV4_HDR_LEN;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, iov[i].base, iov[i].len);
+        p += iov[i].len;
+    }
+    struct net_offload o = {.csum_start = IPV4_HDR_LEN, .csum_offset = tx->csum_at};
+    ip->ops->output(ip->ctx, next_hop, pkt, IPV4_HDR_LEN + total, tx->csum_at ? &o : NULL, now);
+    ip->stats.tx_packets++;
+    return NET_OK;
+}
+
 int ipv4_send(struct ipv4 *ip, const struct ipv4_tx *tx, const struct net_iov *iov, size_t n,
               uint64_t now)
 {
@@ -247,6 +288,8 @@ int ipv4_send(struct ipv4 *ip, const struct ipv4_tx *tx, const struct net_iov *i
         return NET_EUNREACH;
     }
     size_t max = ipv4_max_payload(ip);
+    if (total <= max)
+        return send_whole(ip, tx, iov, n, total, next_hop, now);
     bool gso = tx->gso_size && total > max;
     if (total > IPV4_MAX_LEN - IPV4_HDR_LEN || (tx->df && total > max && !gso)) {
         ip->stats.tx_too_big++;

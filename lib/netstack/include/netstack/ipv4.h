@@ -154,6 +154,7 @@ struct ipv4 {
     const struct ipv4_ops *ops;
     void *ctx;
     net_ip4 netmask;
+    net_ip4 subnet_broadcast; /* (addr & netmask) | ~netmask, checked for every packet */
     uint16_t next_id;
     struct ipv4_stats stats;
 };
