@@ -72,6 +72,16 @@ int icmp_init(struct icmp *icmp, const struct icmp_cfg *cfg, const struct icmp_o
     return NET_OK;
 }
 
+/* Hand an ICMP header whose checksum is in place, then its data, to IP. */
+static int send_raw(struct icmp *icmp, net_ip4 dst, struct net_iov *iov, size_t n, uint64_t now)
+{
+    struct ipv4_tx tx = {.dst = dst, .proto = IPV4_PROTO_ICMP};
+    int rc = icmp->ops->send(icmp->ctx, &tx, iov, n, now);
+    if (rc < 0)
+        icmp->stats.tx_failed++;
+    return rc;
+}
+
 /* Send header + data as one ICMP message, checksum computed over both in place. */
 static int send_msg(struct icmp *icmp, net_ip4 dst, const struct icmp_repr *r,
                     const struct net_iov *data, size_t n_data, uint64_t now)
@@ -83,11 +93,26 @@ static int send_msg(struct icmp *icmp, net_ip4 dst, const struct icmp_repr *r,
     for (size_t i = 0; i < n_data; i++)
         iov[1 + i] = data[i];
     net_put16(hdr + ICMP_OFF_CSUM, csum_iov(iov, 1 + n_data));
-    struct ipv4_tx tx = {.dst = dst, .proto = IPV4_PROTO_ICMP};
-    int rc = icmp->ops->send(icmp->ctx, &tx, iov, 1 + n_data, now);
-    if (rc < 0)
-        icmp->stats.tx_failed++;
-    return rc;
+    return send_raw(icmp, dst, iov, 1 + n_data, now);
+}
+
+/*
+ * The reply to an echo request is the request with type 0 (RFC 792): identifier,
+ * sequence number and data come back unchanged. So its checksum is the request's with
+ * one word changed (RFC 1624 eqn. 3), and the data, already summed once to check the
+ * request, is not summed again.
+ */
+static int send_echo_reply(struct icmp *icmp, net_ip4 dst, const uint8_t *req,
+                           const struct icmp_repr *r, uint64_t now)
+{
+    uint8_t hdr[ICMP_HDR_LEN];
+    memcpy(hdr, req, ICMP_HDR_LEN);
+    hdr[ICMP_OFF_TYPE] = ICMP_ECHO_REPLY;
+    uint16_t was = (uint16_t)(ICMP_ECHO_REQUEST << 8 | r->code);
+    uint16_t reply_word = (uint16_t)(ICMP_ECHO_REPLY << 8 | r->code);
+    net_put16(hdr + ICMP_OFF_CSUM, csum_replace16(net_get16(req + ICMP_OFF_CSUM), was, reply_word));
+    struct net_iov iov[2] = {{hdr, ICMP_HDR_LEN}, {r->data, r->data_len}};
+    return send_raw(icmp, dst, iov, 2, now);
 }
 
 static bool rate_ok(struct icmp *icmp, uint64_t now)
@@ -236,9 +261,7 @@ void icmp_input(struct icmp *icmp, const struct ipv4_repr *ip, const uint8_t *pa
             icmp->stats.rx_broadcast_echo++;
             return;
         }
-        struct icmp_repr reply = {.type = ICMP_ECHO_REPLY, .ident = r.ident, .seq = r.seq};
-        struct net_iov data = {r.data, r.data_len};
-        if (send_msg(icmp, ip->src, &reply, &data, 1, now) == NET_OK)
+        if (send_echo_reply(icmp, ip->src, payload, &r, now) == NET_OK)
             icmp->stats.tx_echo_replies++;
         return;
     }

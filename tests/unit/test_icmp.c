@@ -229,6 +229,37 @@ Test(icmp, echoes_largest_unfragmented_payload)
     check_echo(1500 - IPV4_HDR_LEN - ICMP_HDR_LEN); /* 1472 */
 }
 
+/* The reply's checksum is the request's updated for the new type (RFC 1624): it must be
+ * what summing the whole reply gives, whatever the data, its length and the identifiers. */
+Test(icmp, echo_reply_checksum_equals_a_full_sum_of_the_reply)
+{
+    struct testbed tb;
+    uint8_t buf[FAKE_LINK_FRAME_MAX], data[300];
+    start(&tb);
+    learn_peer(&tb, T0);
+    uint32_t x = 12345;
+    for (size_t len = 0; len < sizeof(data); len += 1 + len / 8) {
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            data[i] = (uint8_t)(x >> 16);
+        }
+        uint16_t ident = (uint16_t)(x >> 3 | 1), seq = (uint16_t)len;
+        tb_send(&tb, buf, fr_echo(buf, &mac_us, &fr_mac_peer, PEER, US, ICMP_ECHO_REQUEST,
+                                  ident, seq, data, len), T0 + 1 * MS);
+        size_t rlen;
+        const uint8_t *icmp = expect_icmp(tb_next(&tb), PEER, &rlen);
+        uint8_t want[ICMP_HDR_LEN];
+        struct icmp_repr r = {.type = ICMP_ECHO_REPLY, .ident = ident, .seq = seq,
+                              .data = data, .data_len = len};
+        cr_assert_eq(icmp_emit(&r, want, sizeof(want)), ICMP_HDR_LEN);
+        cr_assert(memcmp(icmp, want, ICMP_HDR_LEN) == 0,
+                  "length %zu: checksum %04x, a full sum gives %04x", len,
+                  net_get16(icmp + ICMP_OFF_CSUM), net_get16(want + ICMP_OFF_CSUM));
+    }
+    cr_assert_null(tb_next(&tb));
+    testbed_free(&tb);
+}
+
 Test(icmp, answers_a_linux_ping_as_linux_does)
 {
     struct testbed tb;
