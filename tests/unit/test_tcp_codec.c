@@ -575,6 +575,38 @@ Test(tcp_codec, ignores_known_options_of_the_wrong_length)
     cr_assert_eq(r.ws, 5);
 }
 
+/* NOP NOP TS alone skips the option walk (tcp_codec.c's ts_only): the same twelve bytes
+ * in another order, or with a TS whose length is wrong, take the walk and must parse as
+ * the walk says; a flipped NOP leaves the fast test too. */
+Test(tcp_codec, timestamps_alone_parse_the_same_by_the_short_path_and_the_walk)
+{
+    /* clang-format off */
+    static const uint8_t cases[][12] = {
+        {TCP_OPT_NOP, TCP_OPT_NOP, TCP_OPT_TS, 10, 1, 2, 3, 4, 5, 6, 7, 8},  /* short path */
+        {TCP_OPT_TS, 10, 1, 2, 3, 4, 5, 6, 7, 8, TCP_OPT_NOP, TCP_OPT_NOP},  /* the walk */
+        {TCP_OPT_NOP, TCP_OPT_TS, 10, 1, 2, 3, 4, 5, 6, 7, 8, TCP_OPT_EOL},
+    };
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t seg[64];
+        struct tcp_repr r;
+        size_t n = seg_with_options(seg, cases[i], sizeof(cases[i]));
+        parse_ok(seg, n, &r);
+        cr_assert(r.has_ts, "case %zu", i);
+        cr_assert_eq(r.ts_val, 0x01020304u, "case %zu", i);
+        cr_assert_eq(r.ts_ecr, 0x05060708u, "case %zu", i);
+        cr_assert(!r.has_mss && !r.has_ws && !r.sack_perm && r.n_sack == 0, "case %zu", i);
+        cr_assert_eq(r.hdr_len, TCP_HDR_LEN + 12);
+    }
+    /* NOP NOP, then a TS kind whose length byte says 9: ignored, as the walk ignores it. */
+    static const uint8_t bad[12] = {TCP_OPT_NOP, TCP_OPT_NOP, TCP_OPT_TS, 9, 1, 2, 3, 4, 5, 6, 7,
+                                    TCP_OPT_NOP};
+    uint8_t seg[64];
+    struct tcp_repr r;
+    parse_ok(seg, seg_with_options(seg, bad, sizeof(bad)), &r);
+    cr_assert(!r.has_ts);
+}
+
 Test(tcp_codec, clamps_window_shift_above_14)
 {
     static const uint8_t shifts[][2] = {{0, 0}, {7, 7}, {14, 14}, {15, 14}, {200, 14}, {255, 14}};
