@@ -17,14 +17,14 @@
     X(rx_broadcast_echo) X(rx_echo_replies) X(rx_unmatched_replies) X(rx_errors)              \
     X(rx_bad_errors) X(rx_unsupported) X(tx_echo_replies) X(tx_echo_requests) X(tx_errors)    \
     X(tx_rate_limited) X(tx_suppressed) X(tx_failed) X(ping_timeouts)
-#define TCP_STATS(X) X(rx_segments) X(rx_truncated) X(rx_bad_checksum) X(rx_bad_options) \
-    X(rx_bad_port) X(rx_bad_addr) X(rx_no_conn) X(rx_unacceptable) X(rx_bad_ack) X(rx_paws) \
-    X(rx_ooo) X(rx_ooo_dropped) X(rx_dup_bytes) X(rx_after_close) X(rx_resets) \
-    X(rx_bad_resets) X(challenge_acks) X(challenge_acks_limited) X(syn_queue_full) \
-    X(syn_cookies_sent) X(syn_cookies_ok) X(syn_cookies_bad) X(table_full) X(time_wait_reused) \
-    X(time_wait_reopened) X(tx_segments) X(tx_resets) X(tx_failed) X(retransmits) \
-    X(fast_retransmits) X(zero_window_probes) X(keepalive_probes) X(timeouts) X(opened) \
-    X(closed)
+#define TCP_STATS(X) X(rx_segments) X(rx_predicted) X(rx_truncated) X(rx_bad_checksum) \
+    X(rx_bad_options) X(rx_bad_port) X(rx_bad_addr) X(rx_no_conn) X(rx_unacceptable) \
+    X(rx_bad_ack) X(rx_paws) X(rx_ooo) X(rx_ooo_dropped) X(rx_dup_bytes) X(rx_after_close) \
+    X(rx_resets) X(rx_bad_resets) X(challenge_acks) X(challenge_acks_limited) \
+    X(syn_queue_full) X(syn_cookies_sent) X(syn_cookies_ok) X(syn_cookies_bad) X(table_full) \
+    X(time_wait_reused) X(time_wait_reopened) X(tx_segments) X(tx_resets) X(tx_failed) \
+    X(retransmits) X(fast_retransmits) X(zero_window_probes) X(keepalive_probes) X(timeouts) \
+    X(opened) X(closed)
 
 struct counter {
     const char *name;

@@ -516,9 +516,99 @@ static bool receives_data(const struct tcp_conn *c)
            c->state == TCP_FIN_WAIT_2;
 }
 
+/* ---- Header prediction ------------------------------------------------------------ */
+
+/* The next in-order bytes, with no holes behind them: straight into the ring. */
+static void append_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+{
+    uint32_t at = (c->rx_head + c->rx_len) % c->rx_size;
+    uint32_t first = min_u32(len, c->rx_size - at);
+    memcpy(c->rx + at, data, first);
+    memcpy(c->rx, data + first, len - first);
+    c->rcv_nxt += len;
+    c->rx_len += len;
+    c->bytes_in += len;
+}
+
+/*
+ * Header prediction (Van Jacobson's, as BSD's tcp_input and Linux's tcp_rcv_established
+ * have it; RFC 7323 appendix A): in ESTABLISHED nearly every segment is the next in-order
+ * one carrying data, or a pure ACK that acknowledges new data or finds nothing in
+ * flight, with no flag but ACK and PSH, a timestamp no older than TS.Recent, no holes in
+ * the ring and the data fitting the window. Such a segment passes every check of the
+ * full path below, so only the changes that path would make are made here, in its order
+ * (test_tcp_predict.c holds the two to the same result). Anything else is false, and
+ * the full path takes the segment.
+ */
+static bool predicted(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *seg,
+                      uint64_t now)
+{
+    uint32_t len = (uint32_t)seg->payload_len;
+    if (c->state != TCP_ESTABLISHED || tcp->cfg.no_prediction ||
+        (seg->flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)) != TCP_ACK ||
+        seg->seq != c->rcv_nxt || c->n_ooo || seq_lt(seg->ack, c->snd_una) ||
+        seq_gt(seg->ack, c->snd_max))
+        return false;
+    bool ts = (c->flags & CF_TS) && seg->has_ts;
+    if ((c->flags & CF_TS) && (!seg->has_ts || seq_lt(seg->ts_val, c->ts_recent)))
+        return false;
+    if (len) {
+        uint32_t wnd = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+        if (len > min_u32(wnd, tcp_rcv_wnd(c)) || (c->flags & CF_DETACHED))
+            return false;
+    } else if (seg->ack == c->snd_una && c->snd_max != c->snd_una) {
+        return false; /* perhaps a duplicate ACK: fast retransmit is the full path's */
+    }
+
+    tcp->stats.rx_predicted++;
+    c->last_rx = now;
+    c->keepalive_probes = 0;
+    if ((c->flags & (CF_PERSIST | CF_DETACHED)) == CF_PERSIST)
+        c->retries = 0;
+    if (ts && seq_le(seg->seq, c->last_ack_sent)) {
+        c->ts_recent = seg->ts_val;
+        c->ts_recent_at = now;
+    }
+    uint32_t wnd = (uint32_t)seg->window << c->snd_ws;
+    if (seq_gt(seg->ack, c->snd_una))
+        new_ack(tcp, c, seg, now); /* no FIN of ours in ESTABLISHED: it acknowledges none */
+    if (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack))) {
+        c->snd_wnd = wnd;
+        if (wnd)
+            c->persist_backoff = 0;
+        c->snd_wl1 = seg->seq;
+        c->snd_wl2 = seg->ack;
+        if (wnd > c->max_snd_wnd)
+            c->max_snd_wnd = wnd;
+    }
+    uint32_t gen = c->gen;
+    if (len) {
+        append_data(c, seg->payload, len);
+        if (!(c->flags & CF_ACK_NOW)) { /* RFC 5681 4.2, as below */
+            if (++c->unacked_segs >= 2 || len >= 2u * c->snd_mss)
+                c->flags |= CF_ACK_NOW;
+            else if (!c->delack_at)
+                tcp_arm(tcp, &c->delack_at, now + tcp->cfg.delack_ns);
+        }
+        tcp_notify(tcp, c, TCP_EV_READABLE);
+        if (!tcp_alive(c, gen))
+            return true;
+    }
+    if ((c->flags & CF_WANT_WRITE) && tcp_sendq_room(c)) {
+        c->flags &= (uint16_t)~CF_WANT_WRITE;
+        tcp_notify(tcp, c, TCP_EV_WRITABLE);
+        if (!tcp_alive(c, gen))
+            return true;
+    }
+    tcp_output(tcp, c, now);
+    return true;
+}
+
 void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *seg,
                     uint64_t now)
 {
+    if (predicted(tcp, c, seg, now))
+        return;
     if (c->state == TCP_SYN_SENT) {
         input_syn_sent(tcp, c, seg, now);
         return;

@@ -251,6 +251,9 @@ static void output(struct tcp *tcp, struct tcp_conn *c, bool force, uint64_t now
             send_syn(tcp, c, now);
         return;
     }
+    /* Everything queued is sent and nothing is owed: the usual end of taking an ACK. */
+    if (!(c->flags & (CF_ACK_NOW | CF_SHUT_WR)) && c->snd_nxt - tcp_ring_seq(c) == c->tx_len)
+        return;
     bool sent = false;
     uint32_t avail = 0;
     for (;;) {

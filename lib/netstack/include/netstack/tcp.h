@@ -251,6 +251,7 @@ struct tcp_listener {
 
 struct tcp_stats {
     uint64_t rx_segments;
+    uint64_t rx_predicted;     /* of them, taken by header prediction (tcp_in.c) */
     uint64_t rx_truncated;
     uint64_t rx_bad_checksum;
     uint64_t rx_bad_options;
@@ -322,6 +323,9 @@ struct tcp_cfg {
     uint64_t keepalive_interval_ns; /* [75 s] */
     uint8_t keepalive_probes;       /* [9] */
     uint32_t challenge_ack_limit;   /* [100] per second, RFC 5961 7 */
+    /* Header prediction off: every segment takes the full input path. For tests, which
+     * hold the fast path to the same result (test_tcp_predict.c). */
+    bool no_prediction;
 };
 
 struct tcp_ops {
