@@ -536,20 +536,23 @@ int tcp_recv(struct tcp *tcp, struct tcp_conn *c, void *buf, size_t cap, uint64_
     if (c->state == TCP_CLOSED || (c->flags & CF_DYING))
         return NET_EINVAL;
     uint32_t n = cap < c->rx_len ? (uint32_t)cap : c->rx_len;
+    if (!n)
+        return 0; /* how a reader learns it has everything: keep it cheap */
     uint32_t first = n < c->rx_size - c->rx_head ? n : c->rx_size - c->rx_head;
     memcpy(buf, c->rx + c->rx_head, first);
-    memcpy((uint8_t *)buf + first, c->rx, n - first);
-    c->rx_head = (c->rx_head + n) % c->rx_size;
+    if (n > first)
+        memcpy((uint8_t *)buf + first, c->rx, n - first);
+    c->rx_head += n;
+    if (c->rx_head >= c->rx_size)
+        c->rx_head -= c->rx_size; /* n <= rx_size: one wrap at most, and no division */
     c->rx_len -= n;
-    if (n) {
-        /* RFC 9293 3.8.6.2.2: announce the opened window once it has grown by
-         * min(half the buffer, one MSS) beyond what the peer last heard. */
-        if (tcp_window_update_due(c) &&
-            (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
-             c->state == TCP_FIN_WAIT_2)) {
-            c->flags |= CF_ACK_NOW;
-            tcp_output(tcp, c, now);
-        }
+    /* RFC 9293 3.8.6.2.2: announce the opened window once it has grown by
+     * min(half the buffer, one MSS) beyond what the peer last heard. */
+    if (tcp_window_update_due(c) &&
+        (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
+         c->state == TCP_FIN_WAIT_2)) {
+        c->flags |= CF_ACK_NOW;
+        tcp_output(tcp, c, now);
     }
     return (int)n; /* never an event from here: the caller may be inside one */
 }
