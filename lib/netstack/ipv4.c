@@ -24,42 +24,63 @@ static bool options_valid(const uint8_t *opt, size_t len)
     return true;
 }
 
+/* Which check a header fails, in the order they are made (options, say, are only
+ * looked at in a header that has the right length and checksum). */
+static enum ipv4_defect defect_of(const uint8_t *buf, size_t len)
+{
+    size_t hl, total;
+    uint16_t frag;
+    if (len < IPV4_HDR_LEN)
+        return IPV4_DEFECT_TRUNCATED;
+    if (buf[IPV4_OFF_VER_IHL] >> 4 != 4)
+        return IPV4_DEFECT_VERSION;
+    if ((hl = (size_t)(buf[IPV4_OFF_VER_IHL] & 0xf) * 4) < IPV4_HDR_LEN)
+        return IPV4_DEFECT_IHL;
+    if (hl > len)
+        return IPV4_DEFECT_TRUNCATED;
+    if ((total = net_get16(buf + IPV4_OFF_LEN)) < hl)
+        return IPV4_DEFECT_LENGTH;
+    if (total > len)
+        return IPV4_DEFECT_TRUNCATED; /* the link delivered less than the header promises */
+    if (csum_buf(buf, hl) != 0)
+        return IPV4_DEFECT_CHECKSUM;
+    if (!options_valid(buf + IPV4_HDR_LEN, hl - IPV4_HDR_LEN))
+        return IPV4_DEFECT_OPTIONS;
+    if ((frag = net_get16(buf + IPV4_OFF_FRAG)) & IPV4_FLAG_RF)
+        return IPV4_DEFECT_FLAGS;
+    if ((frag & IPV4_FLAG_DF) && (frag & (IPV4_FLAG_MF | IPV4_FRAG_MASK)))
+        return IPV4_DEFECT_FLAGS; /* "don't fragment" on a fragment */
+    if (buf[IPV4_OFF_TTL] == 0)
+        return IPV4_DEFECT_TTL;
+    return IPV4_DEFECT_NONE;
+}
+
+/*
+ * Nearly every packet is a whole datagram with a 20-byte header: for one of those a
+ * single test stands for all of defect_of's but the checksum's (a header that fails it
+ * goes through them all, so the defect reported is the same either way).
+ */
+static bool plain(const uint8_t *buf, size_t len)
+{
+    return len >= IPV4_HDR_LEN && buf[IPV4_OFF_VER_IHL] == 0x45 &&
+           net_get16(buf + IPV4_OFF_LEN) >= IPV4_HDR_LEN && net_get16(buf + IPV4_OFF_LEN) <= len &&
+           (net_get16(buf + IPV4_OFF_FRAG) & ~IPV4_FLAG_DF) == 0 && buf[IPV4_OFF_TTL] != 0;
+}
+
 int ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_repr *r, enum ipv4_defect *why)
 {
-    enum ipv4_defect d = IPV4_DEFECT_NONE;
-    size_t hl = 0, total = 0;
-    uint16_t frag = 0;
-
-    if (len < IPV4_HDR_LEN)
-        d = IPV4_DEFECT_TRUNCATED;
-    else if (buf[IPV4_OFF_VER_IHL] >> 4 != 4)
-        d = IPV4_DEFECT_VERSION;
-    else if ((hl = (size_t)(buf[IPV4_OFF_VER_IHL] & 0xf) * 4) < IPV4_HDR_LEN)
-        d = IPV4_DEFECT_IHL;
-    else if (hl > len)
-        d = IPV4_DEFECT_TRUNCATED;
-    else if ((total = net_get16(buf + IPV4_OFF_LEN)) < hl)
-        d = IPV4_DEFECT_LENGTH;
-    else if (total > len)
-        d = IPV4_DEFECT_TRUNCATED; /* the link delivered less than the header promises */
-    else if (csum_buf(buf, hl) != 0)
-        d = IPV4_DEFECT_CHECKSUM;
-    else if (!options_valid(buf + IPV4_HDR_LEN, hl - IPV4_HDR_LEN))
-        d = IPV4_DEFECT_OPTIONS;
-    else if ((frag = net_get16(buf + IPV4_OFF_FRAG)) & IPV4_FLAG_RF)
-        d = IPV4_DEFECT_FLAGS;
-    else if ((frag & IPV4_FLAG_DF) && (frag & (IPV4_FLAG_MF | IPV4_FRAG_MASK)))
-        d = IPV4_DEFECT_FLAGS; /* "don't fragment" on a fragment */
-    else if (buf[IPV4_OFF_TTL] == 0)
-        d = IPV4_DEFECT_TTL;
+    enum ipv4_defect d = !plain(buf, len)          ? defect_of(buf, len)
+                         : csum_hdr20_ok(buf) ? IPV4_DEFECT_NONE
+                                              : IPV4_DEFECT_CHECKSUM;
     if (why)
         *why = d;
     if (d != IPV4_DEFECT_NONE)
         return NET_EMALFORMED;
 
-    r->hdr_len = (uint8_t)hl;
+    uint16_t frag = net_get16(buf + IPV4_OFF_FRAG);
+    r->hdr_len = (uint8_t)((buf[IPV4_OFF_VER_IHL] & 0xf) * 4);
     r->tos = buf[IPV4_OFF_TOS];
-    r->total_len = (uint16_t)total;
+    r->total_len = net_get16(buf + IPV4_OFF_LEN);
     r->id = net_get16(buf + IPV4_OFF_ID);
     r->df = (frag & IPV4_FLAG_DF) != 0;
     r->mf = (frag & IPV4_FLAG_MF) != 0;

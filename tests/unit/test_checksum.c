@@ -278,3 +278,29 @@ Test(checksum, replace16_equals_summing_again)
         }
     }
 }
+
+Test(checksum, hdr20_ok_agrees_with_csum_buf_on_valid_and_damaged_headers)
+{
+    uint8_t h[20 + 8];
+    for (size_t off = 0; off < 8; off++) {
+        for (unsigned k = 0; k < 64; k++) {
+            uint8_t *p = h + off;
+            fill_noise(h, sizeof(h));
+            p[0] = (uint8_t)(0x45 + k); /* any bytes: the sum does not care what they mean */
+            net_put16(p + 10, 0);
+            net_put16(p + 10, csum_buf(p, 20));
+            cr_assert(csum_hdr20_ok(p), "valid header %u at offset %zu refused", k, off);
+            for (size_t bit = 0; bit < 160; bit += 7) {
+                p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+                cr_assert_eq(csum_hdr20_ok(p), csum_buf(p, 20) == 0, "bit %zu", bit);
+                p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            }
+        }
+    }
+    /* The checksum field's two zeros, ffff and 0000, both verify when the rest sums to
+     * ffff or to 0000... except that twenty zero bytes are no header at all. */
+    memset(h, 0, sizeof(h));
+    cr_assert(!csum_hdr20_ok(h));
+    net_put16(h + 10, 0xffff);
+    cr_assert(csum_hdr20_ok(h));
+}
