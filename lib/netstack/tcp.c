@@ -175,20 +175,43 @@ static void hash_remove(struct tcp *tcp, struct tcp_conn *c)
     }
 }
 
+/* TIME_WAIT connections in the order they entered it (RFC 6191 reuse takes the oldest):
+ * a full table of them used to be walked for every new connection. */
+static void tw_append(struct tcp *tcp, struct tcp_conn *c)
+{
+    uint32_t me = index_of(tcp, c) + 1;
+    c->tw_next = 0;
+    c->tw_prev = tcp->tw_tail;
+    if (tcp->tw_tail)
+        tcp->conns[tcp->tw_tail - 1].tw_next = me;
+    else
+        tcp->tw_head = me;
+    tcp->tw_tail = me;
+}
+
+static void tw_remove(struct tcp *tcp, struct tcp_conn *c)
+{
+    if (c->tw_prev)
+        tcp->conns[c->tw_prev - 1].tw_next = c->tw_next;
+    else
+        tcp->tw_head = c->tw_next;
+    if (c->tw_next)
+        tcp->conns[c->tw_next - 1].tw_prev = c->tw_prev;
+    else
+        tcp->tw_tail = c->tw_prev;
+    c->tw_prev = c->tw_next = 0;
+}
+
 /* The TIME_WAIT connection that has waited longest: reused when the table is full, since
  * RFC 6191 lets a new incarnation replace it and refusing service would be worse. Only
  * connections the application has closed: one it still holds ends with an event, and
  * events never come from inside a verb. */
 static struct tcp_conn *oldest_time_wait(struct tcp *tcp)
 {
-    struct tcp_conn *best = NULL;
-    for (uint32_t i = tcp->live_head; i; i = tcp->conns[i - 1].live_next) {
-        struct tcp_conn *c = &tcp->conns[i - 1];
-        if (c->state == TCP_TIME_WAIT && (c->flags & CF_DETACHED) &&
-            (!best || c->state_since < best->state_since))
-            best = c;
-    }
-    return best;
+    for (uint32_t i = tcp->tw_head; i; i = tcp->conns[i - 1].tw_next)
+        if (tcp->conns[i - 1].flags & CF_DETACHED)
+            return &tcp->conns[i - 1];
+    return NULL;
 }
 
 /* A closed slot: the last one freed, else one never used (set up now), else the oldest
@@ -284,6 +307,10 @@ void tcp_set_state(struct tcp *tcp, struct tcp_conn *c, enum tcp_state s, uint64
         if (l->half_open)
             l->half_open--;
     }
+    if (s == TCP_TIME_WAIT && c->state != TCP_TIME_WAIT)
+        tw_append(tcp, c);
+    else if (c->state == TCP_TIME_WAIT && s != TCP_TIME_WAIT)
+        tw_remove(tcp, c);
     c->state = s;
     c->state_since = now;
 }
@@ -657,6 +684,11 @@ void tcp_set_keepalive(struct tcp *tcp, struct tcp_conn *c, bool on, uint64_t no
         tcp_arm(tcp, &c->keep_at, c->last_rx + tcp->cfg.keepalive_idle_ns);
 }
 
+bool tcp_peer_closed(const struct tcp_conn *c)
+{
+    return c->fin_seen && !c->rx_len;
+}
+
 void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info)
 {
     memset(info, 0, sizeof(*info));
@@ -680,7 +712,7 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info)
     info->in_flight = c->snd_nxt - c->snd_una;
     info->tx_free = (c->flags & CF_SHUT_WR) ? 0 : tcp_sendq_room(c);
     info->acked_at = c->acked_at;
-    info->peer_closed = c->fin_seen && !c->rx_len;
+    info->peer_closed = tcp_peer_closed(c);
     info->sack = (c->flags & CF_SACK) != 0;
     info->timestamps = (c->flags & CF_TS) != 0;
     info->window_scaling = (c->flags & CF_WS) != 0;

@@ -470,6 +470,42 @@ Test(tcp_close, full_table_reuses_the_oldest_time_wait)
     testbed_free(&tb);
 }
 
+/* TIME_WAIT connections are kept in the order they entered it (tcp.c's tw list): one
+ * that leaves from the middle (reopened by a SYN, RFC 6191) drops out, and a full table
+ * then reuses the others oldest first. */
+Test(tcp_close, time_wait_slots_are_reused_in_the_order_they_entered_it)
+{
+    struct testbed tb;
+    tcp_start(&tb, NULL);
+    struct peer p[TB_TCP_CONNS];
+    struct tcp_conn *c[TB_TCP_CONNS];
+    for (int k = 0; k < TB_TCP_CONNS; k++) {
+        p[k] = peer_new((uint16_t)(PEER_PORT + k), OUR_PORT, PO_ALL);
+        c[k] = open_passive(&tb, &p[k], T0 + (10 + (uint64_t)k) * MS);
+    }
+    static const int order[] = {6, 1, 4, 3}; /* entering TIME_WAIT in this order */
+    for (int k = 0; k < 4; k++)
+        into_time_wait(&tb, c[order[k]], &p[order[k]], T0 + (100 + 100 * (uint64_t)k) * MS);
+    /* c[1] is reopened by a new SYN from its peer's port: it leaves the list. */
+    p[1].seq += 100000;
+    p[1].ts_val += 1000;
+    peer_send(&tb, &p[1], TCP_SYN, NULL, 0, T0 + 600 * MS);
+    expect_flags(&tb, TCP_SYN | TCP_ACK);
+    cr_assert_eq(TCP_OF(&tb)->stats.time_wait_reopened, 1);
+    /* New connections take c[6], c[4], c[3]: the oldest remaining each time. */
+    static const int reused[] = {6, 4, 3};
+    for (int k = 0; k < 3; k++) {
+        struct peer n = peer_new((uint16_t)(42000 + k), OUR_PORT, PO_ALL);
+        peer_send(&tb, &n, TCP_SYN, NULL, 0, T0 + (700 + 10 * (uint64_t)k) * MS);
+        expect_flags(&tb, TCP_SYN | TCP_ACK);
+        cr_assert_eq(conn_info(c[reused[k]]).remote_port, 42000 + k, "SYN %d took the wrong slot",
+                     k);
+        expect_state(c[reused[k]], TCP_SYN_RECEIVED);
+    }
+    cr_assert_eq(TCP_OF(&tb)->stats.time_wait_reused, 3);
+    testbed_free(&tb);
+}
+
 Test(tcp_close, newer_timestamp_syn_reopens_time_wait)
 {
     struct testbed tb;

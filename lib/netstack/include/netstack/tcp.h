@@ -159,6 +159,7 @@ struct tcp_conn {
     uint16_t local_port, remote_port;
     uint32_t hash_next; /* index + 1 of the next connection in its bucket, 0: none */
     uint32_t live_prev, live_next; /* index + 1 of the neighbours among the open, 0: none */
+    uint32_t tw_prev, tw_next;     /* the same among those in TIME_WAIT */
     uint32_t blocked_next; /* index + 1 of the next one waiting for the device, 0: none */
     bool blocked;          /* in the queue of connections waiting for the device */
     uint32_t gen;       /* bumped when the slot is freed: tells a callback its conn died */
@@ -346,6 +347,9 @@ struct tcp {
     uint32_t n_buckets; /* power of two */
     uint32_t n_used;
     uint32_t live_head; /* index + 1 of an open connection: all of them are linked from it */
+    /* index + 1 of the connections in TIME_WAIT, linked in the order they entered it
+     * (tw_prev/tw_next), so the oldest is at the head when the table is full */
+    uint32_t tw_head, tw_tail;
     uint32_t walk_next; /* index + 1 of the next one tcp_poll visits, 0 outside tcp_poll */
     /* Connections the device turned away (no transmit buffer), oldest first (index + 1,
      * linked through blocked_next): tcp_poll lets them send again, in that order. */
@@ -419,6 +423,9 @@ void tcp_set_user(struct tcp_conn *c, void *user);
 void tcp_set_nodelay(struct tcp_conn *c, bool on);
 void tcp_set_keepalive(struct tcp *tcp, struct tcp_conn *c, bool on, uint64_t now);
 void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info);
+/* tcp_conn_info's peer_closed alone: the peer sent FIN and every byte before it has been
+ * read. For a server asking after each read, without filling in the rest. */
+bool tcp_peer_closed(const struct tcp_conn *c);
 /* Connections in use, TIME_WAIT included. */
 uint32_t tcp_conns_in_use(const struct tcp *tcp);
 
