@@ -379,9 +379,7 @@ static void linger(struct http_server *s, struct http_conn *hc, uint64_t now)
     char sink[512];
     while (tcp_recv(s->tcp, hc->tcp, sink, sizeof(sink), now) > 0)
         ;
-    struct tcp_conn_info info;
-    tcp_conn_info(hc->tcp, &info);
-    if (info.peer_closed) {
+    if (tcp_peer_closed(hc->tcp)) {
         struct tcp_conn *c = hc->tcp;
         release(s, hc);
         tcp_close(s->tcp, c, now);
@@ -442,9 +440,7 @@ static void pump(struct http_server *s, struct http_conn *hc, uint64_t now)
         }
     }
     /* Waiting for the client: a started head has its own deadline, else the idle one. */
-    struct tcp_conn_info info;
-    tcp_conn_info(hc->tcp, &info);
-    if (info.peer_closed && !hc->responding) {
+    if (tcp_peer_closed(hc->tcp) && !hc->responding) {
         struct tcp_conn *c = hc->tcp;
         release(s, hc);
         tcp_close(s->tcp, c, now); /* the client is done; so are we */
