@@ -96,37 +96,47 @@ int ipv4_parse(const uint8_t *buf, size_t len, struct ipv4_repr *r, enum ipv4_de
     return NET_OK;
 }
 
+/* The fields of a 20-byte header that vary, as they go on the wire. */
+struct hdr_fields {
+    uint8_t tos, ttl, proto;
+    uint16_t total_len, id, frag;
+    net_ip4 src, dst;
+};
+
 /* Writes a 20-byte header. Its checksum is summed from the field values rather than
  * read back from the buffer: every packet sent comes through here. */
-static void put_header(uint8_t *buf, const struct ipv4_repr *r)
+static inline void put_header(uint8_t *buf, const struct hdr_fields *f)
 {
-    uint16_t frag = (uint16_t)((r->frag_off / 8) & IPV4_FRAG_MASK);
-    if (r->df)
-        frag |= IPV4_FLAG_DF;
-    if (r->mf)
-        frag |= IPV4_FLAG_MF;
-    uint32_t sum = (0x45u << 8 | r->tos) + r->total_len + r->id + frag +
-                   ((uint32_t)r->ttl << 8 | r->proto) + (r->src >> 16) + (r->src & 0xffff) +
-                   (r->dst >> 16) + (r->dst & 0xffff);
+    uint32_t sum = (0x45u << 8 | f->tos) + f->total_len + f->id + f->frag +
+                   ((uint32_t)f->ttl << 8 | f->proto) + (f->src >> 16) + (f->src & 0xffff) +
+                   (f->dst >> 16) + (f->dst & 0xffff);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
     buf[IPV4_OFF_VER_IHL] = 0x45;
-    buf[IPV4_OFF_TOS] = r->tos;
-    net_put16(buf + IPV4_OFF_LEN, r->total_len);
-    net_put16(buf + IPV4_OFF_ID, r->id);
-    net_put16(buf + IPV4_OFF_FRAG, frag);
-    buf[IPV4_OFF_TTL] = r->ttl;
-    buf[IPV4_OFF_PROTO] = r->proto;
+    buf[IPV4_OFF_TOS] = f->tos;
+    net_put16(buf + IPV4_OFF_LEN, f->total_len);
+    net_put16(buf + IPV4_OFF_ID, f->id);
+    net_put16(buf + IPV4_OFF_FRAG, f->frag);
+    buf[IPV4_OFF_TTL] = f->ttl;
+    buf[IPV4_OFF_PROTO] = f->proto;
     net_put16(buf + IPV4_OFF_CSUM, (uint16_t)~sum);
-    net_put32(buf + IPV4_OFF_SRC, r->src);
-    net_put32(buf + IPV4_OFF_DST, r->dst);
+    net_put32(buf + IPV4_OFF_SRC, f->src);
+    net_put32(buf + IPV4_OFF_DST, f->dst);
 }
 
 int ipv4_emit(const struct ipv4_repr *r, uint8_t *buf, size_t cap)
 {
     if (cap < IPV4_HDR_LEN)
         return NET_EMSGSIZE;
-    put_header(buf, r);
+    uint16_t frag = (uint16_t)((r->frag_off / 8) & IPV4_FRAG_MASK);
+    if (r->df)
+        frag |= IPV4_FLAG_DF;
+    if (r->mf)
+        frag |= IPV4_FLAG_MF;
+    struct hdr_fields f = {.tos = r->tos, .ttl = r->ttl, .proto = r->proto,
+                           .total_len = r->total_len, .id = r->id, .frag = frag,
+                           .src = r->src, .dst = r->dst};
+    put_header(buf, &f);
     return IPV4_HDR_LEN;
 }
 
@@ -280,11 +290,11 @@ static int send_whole(struct ipv4 *ip, const struct ipv4_tx *tx, const struct ne
         ip->stats.tx_no_buffer++;
         return NET_ENOBUFS;
     }
-    struct ipv4_repr r = {.tos = tx->tos, .total_len = (uint16_t)(IPV4_HDR_LEN + total),
-                          .id = ip->next_id++, .df = tx->df,
-                          .ttl = tx->ttl ? tx->ttl : ip->cfg.ttl, .proto = tx->proto,
-                          .src = ip->cfg.addr, .dst = tx->dst};
-    put_header(pkt, &r);
+    struct hdr_fields f = {.tos = tx->tos, .ttl = tx->ttl ? tx->ttl : ip->cfg.ttl,
+                           .proto = tx->proto, .total_len = (uint16_t)(IPV4_HDR_LEN + total),
+                           .id = ip->next_id++, .frag = tx->df ? IPV4_FLAG_DF : 0,
+                           .src = ip->cfg.addr, .dst = tx->dst};
+    put_header(pkt, &f);
     uint8_t *p = pkt + IPV4_HDR_LEN;
     for (size_t i = 0; i < n; i++) {
         memcpy(p, iov[i].base, iov[i].len);
