@@ -159,21 +159,45 @@ static struct span trim(const char *p, size_t n)
  * when word ^ c-in-every-byte has a zero byte, which the borrow test below finds
  * exactly): each head is scanned for its line ends, CRs and colons, and byte by byte
  * that was a third of parsing it. */
-static size_t find(const char *p, size_t n, char c)
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+size_t http_find(const char *p, size_t n, char c)
 {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    const uint64_t pat = ones * (unsigned char)c;
+    const uint64_t pat = ONES * (unsigned char)c;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         __builtin_memcpy(&w, p + i, 8); /* a load, even where memcpy is not a builtin */
         w ^= pat;
-        if ((w - ones) & ~w & highs)
+        if ((w - ONES) & ~w & HIGHS)
             break;
     }
     while (i < n && p[i] != c)
         i++;
     return i;
+}
+
+/* Does p[0, n) hold a control byte other than HTAB (RFC 9110 5.5 lets us refuse those)?
+ * Eight bytes a turn: (w - 0x20 in every byte) & ~w & the high bits is non-zero exactly
+ * when some byte is below 0x20, and the same test on w ^ 0x7f finds DEL; a word that
+ * trips either (an HTAB does) is looked at byte by byte from there. */
+static bool has_ctl(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, d;
+        __builtin_memcpy(&w, p + i, 8);
+        d = w ^ (ONES * 0x7f);
+        if (((w - ONES * 0x20) & ~w & HIGHS) | ((d - ONES) & ~d & HIGHS))
+            break;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return true;
+    }
+    return false;
 }
 
 /* The next element of a comma-separated list (RFC 9110 5.6.1), OWS trimmed. Empty
@@ -182,7 +206,7 @@ static bool list_next(struct span v, size_t *at, struct span *e)
 {
     if (*at > v.n)
         return false;
-    size_t end = *at + find(v.p + *at, v.n - *at, ',');
+    size_t end = *at + http_find(v.p + *at, v.n - *at, ',');
     *e = trim(v.p + *at, end - *at);
     *at = end + 1;
     return true;
@@ -329,9 +353,9 @@ static int parse_target(const char *t, size_t n, struct http_request *req)
     if (req->method == HTTP_CONNECT)
         return valid_authority(t, n, true) ? set_path("/", 1, req) : BAD;
     if (t[0] == '/')
-        return set_path(t, find(t, n, '?'), req);
+        return set_path(t, http_find(t, n, '?'), req);
 
-    size_t s = find(t, n, ':');
+    size_t s = http_find(t, n, ':');
     struct span scheme = {t, s};
     if (!ieq(scheme, "http") && !ieq(scheme, "https"))
         return BAD;
@@ -345,7 +369,7 @@ static int parse_target(const char *t, size_t n, struct http_request *req)
         return BAD;
     if (an == rest || a[an] == '?')
         return set_path("/", 1, req);
-    return set_path(a + an, find(a + an, rest - an, '?'), req);
+    return set_path(a + an, http_find(a + an, rest - an, '?'), req);
 }
 
 /* "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3); the name is case-sensitive. */
@@ -364,24 +388,24 @@ static int parse_version(const char *v, size_t n, struct http_request *req)
  * there, and the target's length so far, so an endless target is refused early. */
 static int partial_request_line(const char *l, size_t n)
 {
-    size_t sp1 = find(l, n, ' ');
+    size_t sp1 = http_find(l, n, ' ');
     if (sp1 == n)
         return 0;
     if (!is_token(l, sp1))
         return BAD;
     size_t t = sp1 + 1;
-    return find(l + t, n - t, ' ') > HTTP_TARGET_MAX ? TOO_LONG_URI : 0;
+    return http_find(l + t, n - t, ' ') > HTTP_TARGET_MAX ? TOO_LONG_URI : 0;
 }
 
 /* method SP request-target SP HTTP-version (RFC 9112 3): checked for syntax, then the
  * target's length, the version, the method, the target itself, in that order. */
 static int parse_request_line(const char *l, size_t n, struct http_request *req)
 {
-    size_t sp1 = find(l, n, ' ');
+    size_t sp1 = http_find(l, n, ' ');
     if (sp1 == n || !is_token(l, sp1))
         return BAD;
     const char *t = l + sp1 + 1;
-    size_t tn = find(t, n - sp1 - 1, ' ');
+    size_t tn = http_find(t, n - sp1 - 1, ' ');
     if (tn > HTTP_TARGET_MAX)
         return TOO_LONG_URI;
     if (sp1 + 1 + tn == n || tn == 0)
@@ -431,12 +455,12 @@ static void accept_encoding(struct span v, struct fields *f)
     struct span e;
     size_t at = 0;
     while (list_next(v, &at, &e)) {
-        size_t cn = find(e.p, e.n, ';');
+        size_t cn = http_find(e.p, e.n, ';');
         struct span coding = trim(e.p, cn);
         int q = 1;
         size_t pat = cn;
         while (pat < e.n) {
-            size_t pn = find(e.p + pat + 1, e.n - pat - 1, ';');
+            size_t pn = http_find(e.p + pat + 1, e.n - pat - 1, ';');
             struct span param = trim(e.p + pat + 1, pn);
             if (param.n >= 2 && lower((unsigned char)param.p[0]) == 'q' && param.p[1] == '=')
                 q = qvalue((struct span){param.p + 2, param.n - 2}) > 0;
@@ -484,7 +508,7 @@ static int transfer_encoding(struct span v, struct fields *f)
     while (list_next(v, &at, &e)) {
         if (!e.n)
             continue;
-        struct span name = trim(e.p, find(e.p, e.n, ';'));
+        struct span name = trim(e.p, http_find(e.p, e.n, ';'));
         if (!is_token(name.p, name.n))
             return BAD;
         f->te_codings++;
@@ -502,13 +526,13 @@ static int transfer_encoding(struct span v, struct fields *f)
 static void range(struct span v, struct fields *f, struct http_range *out)
 {
     struct http_range r = {.present = true};
-    size_t eq = find(v.p, v.n, '=');
+    size_t eq = http_find(v.p, v.n, '=');
     struct span unit = {v.p, eq};
     if (eq == v.n || !ieq(unit, "bytes"))
         return;
     struct span spec = {v.p + eq + 1, v.n - eq - 1};
-    size_t dash = find(spec.p, spec.n, '-');
-    if (dash == spec.n || find(spec.p, spec.n, ',') != spec.n) {
+    size_t dash = http_find(spec.p, spec.n, '-');
+    if (dash == spec.n || http_find(spec.p, spec.n, ',') != spec.n) {
         r.ignored = true;
     } else {
         struct span a = {spec.p, dash};
@@ -534,14 +558,11 @@ static void range(struct span v, struct fields *f, struct http_range *out)
 /* field-name ":" OWS field-value OWS (RFC 9112 5). */
 static int parse_field(const char *l, size_t n, struct fields *f, struct http_request *req)
 {
-    size_t colon = find(l, n, ':');
+    size_t colon = http_find(l, n, ':');
     if (colon == n || !is_token(l, colon))
         return BAD; /* also obs-fold (RFC 9112 5.2) and SP before the colon (5.1) */
-    for (size_t i = colon + 1; i < n; i++) {
-        unsigned char c = (unsigned char)l[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return BAD;
-    }
+    if (has_ctl(l + colon + 1, n - colon - 1))
+        return BAD;
     struct span name = {l, colon};
     struct span v = trim(l + colon + 1, n - colon - 1);
 
@@ -593,12 +614,12 @@ static int finish(const struct fields *f, struct http_request *req)
  * 0 when it has not ended yet, -400 for a CR that does not end it. */
 static int next_line(const char *buf, size_t *pos, size_t lim, struct span *line)
 {
-    size_t n = find(buf + *pos, lim - *pos, '\n');
+    size_t n = http_find(buf + *pos, lim - *pos, '\n');
     if (*pos + n == lim)
         return 0;
     line->p = buf + *pos;
     line->n = n && line->p[n - 1] == '\r' ? n - 1 : n;
-    if (find(line->p, line->n, '\r') != line->n)
+    if (http_find(line->p, line->n, '\r') != line->n)
         return BAD;
     *pos += n + 1;
     return 1;

@@ -416,8 +416,7 @@ static void pump(struct http_server *s, struct http_conn *hc, uint64_t now)
                 hc->head_started = now;
             /* The parser reads the head from its start each time: call it only when a
              * line may have ended, so a byte-at-a-time client costs linear time. */
-            for (uint32_t i = hc->in_len; i < hc->in_len + (uint32_t)n; i++)
-                hc->line_ended |= hc->in[i] == '\n';
+            hc->line_ended |= http_find(hc->in + hc->in_len, (size_t)n, '\n') < (size_t)n;
             hc->in_len += (uint32_t)n;
         }
         if (!hc->in_len || (!hc->line_ended && hc->in_len < sizeof(hc->in)))

@@ -771,3 +771,37 @@ Test(http_request, survives_random_bytes)
         free(b);
     }
 }
+
+/* RFC 9110 5.5: a control byte other than HTAB anywhere in a field value is refused, and
+ * nothing else is: each byte value at each position of a value long enough that the
+ * eight-at-a-time check (request.c's has_ctl) sees it in every lane of a word. */
+Test(http_request, refuses_control_bytes_in_field_values_and_only_those)
+{
+    static const char pre[] = "GET / HTTP/1.1\r\nHost: h\r\nX-Long: ";
+    static const char post[] = "\r\n\r\n";
+    char value[41];
+    for (unsigned b = 0; b < 256; b++) {
+        if (b == '\r' || b == '\n')
+            continue; /* line ends, which refuses_a_bare_cr_anywhere covers */
+        bool ctl = (b < 0x20 && b != '\t') || b == 0x7f;
+        for (size_t at = 0; at < sizeof(value) - 1; at++) {
+            memset(value, 'v', sizeof(value) - 1);
+            value[sizeof(value) - 1] = 0;
+            value[at] = (char)b;
+            char head[128];
+            size_t n = 0;
+            memcpy(head + n, pre, sizeof(pre) - 1);
+            n += sizeof(pre) - 1;
+            memcpy(head + n, value, sizeof(value) - 1);
+            n += sizeof(value) - 1;
+            memcpy(head + n, post, sizeof(post) - 1);
+            n += sizeof(post) - 1;
+            struct http_request r;
+            int rc = http_parse_request(head, n, &r);
+            if (ctl)
+                cr_assert_eq(rc, -400, "byte %#x at %zu accepted", b, at);
+            else
+                cr_assert_eq(rc, (int)n, "byte %#x at %zu refused (%d)", b, at, rc);
+        }
+    }
+}

@@ -74,6 +74,9 @@ struct http_request {
 };
 
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
+/* The index of the first `c` in buf[0, n), or n: the parser's own scan, eight bytes a
+ * turn, for a server looking for line ends in what has just arrived. */
+size_t http_find(const char *buf, size_t n, char c);
 const char *http_method_name(enum http_method m);
 /* Does the If-None-Match value `v` match the strong tag `etag` (weak comparison, RFC
  * 9110 13.1.2; "*" matches anything)? `etag` is quoted, as in struct site_file. */
