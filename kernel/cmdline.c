@@ -146,6 +146,10 @@ static int word(struct cmdline *c, const char *w, int len)
             c->debug = key_is(v, vlen, "debug");
             return WORD_OK;
         }
+        if (key_is(v, vlen, "sync")) {
+            c->log_sync = true;
+            return WORD_OK;
+        }
         return WORD_BAD_VALUE;
     }
     if (key_is(w, klen, "panic")) {

@@ -5,6 +5,8 @@
  *   gw=A.B.C.D      gateway (default 10.0.2.2)
  *   port=N          HTTP port (default 80)
  *   log=info|debug
+ *   log=sync        write each log line to the UART at once instead of when idle (for a
+ *                   hang during boot); combines with log=debug as a second word
  *   seed=N          the stack's randomness (ISNs, IP ids) from N instead of the TSC, so a
  *                   recorded session can be replayed with the same seed
  *   selftest        run the in-kernel tests and exit with their verdict
@@ -38,6 +40,7 @@ struct cmdline {
     bool has_seed;
     uint64_t seed;
     bool debug;
+    bool log_sync;
     bool selftest;
     bool selftest_fail;
     bool costs; /* measure what the machine charges for each privileged operation */

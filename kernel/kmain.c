@@ -105,6 +105,7 @@ void kmain(uint32_t start_info_paddr)
     klog("cmdline", "\"%s\"", line);
     cmdline_parse(line, &cmd, warn_word, 0);
     printk_set_debug(cmd.debug);
+    printk_set_sync(cmd.log_sync);  /* log=sync: no deferred output, for a hang in boot */
     phase_done(PH_CONSOLE);
 
     mem_init(si);                   /* page allocator over the boot memory map */
@@ -146,8 +147,8 @@ void kmain(uint32_t start_info_paddr)
     klog("boot", "ready in %lu.%03lu ms from entry", boot_ns / 1000000, boot_ns / 1000 % 1000);
     phases_report();
     clock_refine_start();           /* a PIT-timed TSC rate, refined on the RTC's seconds */
-    /* Idle: halt until the next deadline or interrupt. With nothing pending no alarm is
-     * armed at all, so an idle guest costs the host nothing. */
+    /* Idle: send the queued log, then halt until the next deadline or interrupt. With
+     * nothing pending no alarm is armed at all, so an idle guest costs the host nothing. */
     for (;;)
         task_idle_once();
 }

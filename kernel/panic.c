@@ -48,6 +48,7 @@ void panic(const char *fmt, ...)
     cli();
     if (panicking++)
         machine_exit(EXIT_PANIC); /* a panic while panicking: just stop */
+    printk_panic(); /* every earlier line first, then the report, synchronously */
     uint64_t rbx, r12, r13, r14, r15, rsp;
     __asm__ volatile("mov %%rbx, %0; mov %%r12, %1; mov %%r13, %2; mov %%r14, %3; mov %%r15, %4;"
                      "mov %%rsp, %5"
@@ -73,6 +74,7 @@ void panic_trap(const struct trap_frame *f)
     cli();
     if (panicking++)
         machine_exit(EXIT_PANIC);
+    printk_panic();
     const char *name = f->vector < 32 && exception_names[f->vector] ? exception_names[f->vector]
                                                                      : "exception";
     kprintf("\npanic: CPU exception %u (%s), error code %lx\n", (unsigned)f->vector, name,

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "mem.h"
 #include "panic.h"
+#include "printk.h"
 #include "trap.h"
 
 void context_switch(uint64_t *save_rsp, uint64_t next_rsp);
@@ -156,6 +157,13 @@ void task_idle_once(void)
         struct task *prev = current(); /* before the verb changes what "current" is */
         switch_to(prev, sched_relinquish(&sched, clock_ns()));
         sti();
+        return;
+    }
+    if (printk_pending()) {
+        /* Nothing else to do: the log goes out now, a burst per call, with interrupts on
+         * between bursts so a woken task takes the CPU back at once. */
+        sti();
+        printk_drain_step();
         return;
     }
     arm();

@@ -35,7 +35,8 @@ void task_wake(struct task *task);
 void task_wake_one(struct sched_waitq *wq);
 __attribute__((noreturn)) void task_exit(void);
 struct sched *task_sched(void);
-/* The idle task's loop body: arm the alarm for the next deadline and halt. */
+/* The idle task's loop body: run what is READY; else send a burst of queued console
+ * output; else arm the alarm for the next deadline and halt. */
 void task_idle_once(void);
 
 #endif

@@ -56,7 +56,7 @@ class Guest:
 
     def wait_for_line(self, start, timeout=30):
         """The log once a whole line beginning with `start` is in it: a long line can
-        reach the host in pieces (the guest's UART takes a line in 128-byte bursts)."""
+        reach the host in pieces (the guest drains its log ring in 16-byte bursts)."""
         line = re.compile(r"^%s[^\n]*\n" % re.escape(start), re.M)
         return self._wait(lambda: line.search(self.log), "a whole line %r" % start, timeout)
 

@@ -98,6 +98,18 @@ Test(cmdline, parses_virtio_mmio_devices_as_qemu_writes_them)
     cr_assert_eq(c.mmio[1].irq, 13);
 }
 
+Test(cmdline, log_sync_writes_through_and_combines_with_debug)
+{
+    struct warnings w;
+    struct cmdline c = parse("log=sync", &w);
+    cr_assert(c.log_sync && !c.debug);
+    c = parse("log=debug log=sync", &w);
+    cr_assert(c.log_sync && c.debug);
+    cr_assert_eq(w.n, 0, "%s", w.last);
+    c = parse("log=info", &w);
+    cr_assert(!c.log_sync, "deferred output is the default");
+}
+
 Test(cmdline, unknown_keys_are_reported_and_ignored)
 {
     struct warnings w;
