@@ -7,6 +7,7 @@
 #include "arch.h"
 #include "clock.h"
 #include "cmdline.h"
+#include "console.h"
 #include "costs.h"
 #include "devices.h"
 #include "exit.h"
@@ -146,6 +147,7 @@ void kmain(uint32_t start_info_paddr)
     uint64_t boot_ns = clock_ns();
     klog("boot", "ready in %lu.%03lu ms from entry", boot_ns / 1000000, boot_ns / 1000 % 1000);
     phases_report();
+    console_start();                /* commands on the serial port, in their own task */
     clock_refine_start();           /* a PIT-timed TSC rate, refined on the RTC's seconds */
     /* Idle: send the queued log, then halt until the next deadline or interrupt. With
      * nothing pending no alarm is armed at all, so an idle guest costs the host nothing. */

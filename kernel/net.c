@@ -35,6 +35,7 @@ struct netif {
     struct vnet_ops vnet_ops;
     net_ip4 gateway;
     bool pinged;
+    bool up; /* the task runs: the counters below mean something */
 };
 
 static struct netif nif;
@@ -205,5 +206,56 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
         klog("network", "no I/O APIC input %u for the NIC", dev->gsi);
         return;
     }
-    task_spawn(&n->task, "net", net_task, n);
+    if (task_spawn(&n->task, "net", net_task, n) == 0)
+        n->up = true;
+}
+
+/* Read while the network task may be between two increments of a counter: each is one
+ * aligned 64-bit word, so a line can be a frame behind, never torn. */
+void net_report(void)
+{
+    const struct netif *n = &nif;
+    if (!n->up) {
+        klog("stats", "network: offline");
+        return;
+    }
+    const struct vnet_stats *v = &n->vnet.stats;
+    klog("stats", "nic: rx %lu frames, tx %lu frames, %lu interrupts, %lu tx kicks, "
+         "%lu tx ring full, %lu rx runts", v->rx_frames, v->tx_frames, v->irqs, v->tx_kicks,
+         v->tx_full, v->rx_runts);
+    const struct eth_stats *e = &n->node->eth.stats;
+    klog("stats", "eth: rx %lu, tx %lu, dropped %lu not for us, %lu malformed, %lu other "
+         "types, %lu no tx buffer", e->rx_frames, e->tx_frames,
+         e->rx_not_for_us + e->rx_multicast, e->rx_runt + e->rx_oversize + e->rx_bad_src,
+         e->rx_vlan + e->rx_llc + e->rx_unknown_type, e->tx_no_buffer);
+    const struct arp_stats *a = &n->node->arp.stats;
+    klog("stats", "arp: rx %lu, tx %lu requests %lu replies, %lu failed resolutions, %lu "
+         "queued packets dropped", a->rx_packets, a->tx_requests, a->tx_replies,
+         a->resolve_failed, a->queue_dropped);
+    const struct ipv4_stats *ip = &n->node->ip.stats;
+    uint64_t ip_bad = ip->rx_truncated + ip->rx_bad_version + ip->rx_bad_ihl +
+                      ip->rx_bad_length + ip->rx_bad_checksum + ip->rx_bad_options +
+                      ip->rx_bad_flags + ip->rx_bad_ttl + ip->rx_bad_src;
+    klog("stats", "ip: rx %lu, tx %lu, dropped %lu malformed, %lu not for us, %lu unknown "
+         "protocol; fragments %lu in, %lu reassembled, %lu dropped", ip->rx_packets,
+         ip->tx_packets, ip_bad, ip->rx_not_for_us, ip->rx_unknown_proto, ip->frag_rx,
+         ip->frag_reassembled, ip->frag_bad + ip->frag_overlap + ip->frag_too_big +
+         ip->frag_timeout + ip->frag_evicted);
+    const struct icmp_stats *ic = &n->node->icmp.stats;
+    klog("stats", "icmp: rx %lu, echo requests %lu answered %lu, %lu malformed", ic->rx_packets,
+         ic->rx_echo_requests, ic->tx_echo_replies, ic->rx_truncated + ic->rx_bad_checksum);
+    const struct tcp *tcp = &n->node->tcp;
+    const struct tcp_stats *t = &tcp->stats;
+    klog("stats", "tcp: %u connections now, %lu opened, %lu closed, %lu refused (table full), "
+         "%lu timed out", tcp_conns_in_use(tcp), t->opened, t->closed, t->table_full,
+         t->timeouts);
+    klog("stats", "tcp: rx %lu segments, tx %lu (%lu TSO bursts), retransmits %lu + %lu fast, "
+         "resets rx %lu tx %lu", t->rx_segments, t->tx_segments, t->tx_bursts, t->retransmits,
+         t->fast_retransmits, t->rx_resets, t->tx_resets);
+    klog("stats", "tcp: dropped %lu malformed, %lu out of window, %lu old timestamps, %lu "
+         "out-of-order; syn cookies %lu sent %lu ok %lu bad",
+         t->rx_truncated + t->rx_bad_checksum + t->rx_bad_options + t->rx_bad_port +
+         t->rx_bad_addr, t->rx_unacceptable, t->rx_paws, t->rx_ooo_dropped,
+         t->syn_cookies_sent, t->syn_cookies_ok, t->syn_cookies_bad);
+    web_report();
 }

@@ -17,5 +17,8 @@
 
 /* Bind the first NIC in `devices`, if any; logs what it found. */
 void net_start(const struct cmdline *cmd, const struct device_list *devices);
+/* Log the counters of every layer, NIC to HTTP, as "stats: ..." lines (the console's
+ * stats command). */
+void net_report(void);
 
 #endif

@@ -9,11 +9,13 @@
 #define REG_LCR 3
 #define REG_MCR 4
 #define REG_LSR 5
+#define LSR_DR 0x01
 #define LSR_THRE 0x20
+#define IER_RDA 0x01 /* received data available */
 
 void serial_init(void)
 {
-    outb(COM1 + REG_IER, 0x00);  /* polled: no UART interrupts */
+    outb(COM1 + REG_IER, 0x00);  /* no UART interrupts until serial_rx_enable */
     outb(COM1 + REG_LCR, 0x80);  /* DLAB to set the divisor */
     outb(COM1 + REG_DATA, 0x01); /* 115200 baud */
     outb(COM1 + REG_IER, 0x00);
@@ -51,4 +53,17 @@ void serial_write(const char *s, size_t n)
     }
     if (k)
         burst(b, k);
+}
+
+void serial_rx_enable(void)
+{
+    /* With the FIFO's trigger level at one byte (FCR above), every byte interrupts. */
+    outb(COM1 + REG_IER, IER_RDA);
+}
+
+int serial_read(void)
+{
+    if (!(inb(COM1 + REG_LSR) & LSR_DR))
+        return -1;
+    return inb(COM1 + REG_DATA); /* reading the last byte also lowers the interrupt */
 }

@@ -61,3 +61,18 @@ uint64_t web_next_deadline(void)
 {
     return running ? http_next_deadline(&server) : UINT64_MAX;
 }
+
+void web_report(void)
+{
+    if (!running) {
+        klog("stats", "http: not serving");
+        return;
+    }
+    const struct http_stats *h = &server.stats;
+    klog("stats", "http: %u connections now, %lu accepted, %lu requests (2xx %lu, 3xx %lu, "
+         "4xx %lu, 5xx %lu), %lu KiB of bodies, %lu timeouts, %lu without a slot",
+         server.n_live, h->accepted, h->requests, h->status_2xx, h->status_3xx, h->status_4xx,
+         h->status_5xx, h->bytes_out / 1024,
+         h->header_timeouts + h->idle_timeouts + h->send_timeouts + h->linger_timeouts,
+         h->no_slot);
+}

@@ -16,5 +16,7 @@ bool web_start(struct tcp *tcp, uint16_t port, uint32_t n_conns);
 void web_event(struct tcp_conn *c, enum tcp_event ev, void *user, uint64_t now);
 void web_poll(uint64_t now);
 uint64_t web_next_deadline(void);
+/* Log the server's counters as a "stats: http: ..." line. */
+void web_report(void);
 
 #endif

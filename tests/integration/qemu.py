@@ -43,11 +43,12 @@ def run(accel, append="", timeout=60, **kw):
 
 
 class Guest:
-    """A guest left running (it idles forever): read its log, then stop it by pid."""
+    """A guest left running (it idles forever): read its log, type on its console, then
+    stop it by pid."""
 
     def __init__(self, accel, append="", **kw):
-        self.proc = subprocess.Popen(qemu_cmd(accel, append, **kw), stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(qemu_cmd(accel, append, **kw), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.log = ""
 
@@ -59,6 +60,21 @@ class Guest:
         reach the host in pieces (the guest drains its log ring in 16-byte bursts)."""
         line = re.compile(r"^%s[^\n]*\n" % re.escape(start), re.M)
         return self._wait(lambda: line.search(self.log), "a whole line %r" % start, timeout)
+
+    def type(self, text):
+        """Send `text` to the guest's serial console, as keys typed at make run would be."""
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def command(self, line, answer, timeout=30):
+        """Type `line` and Enter; return the whole lines the guest logged from then until
+        a whole line starting with `answer` (the last one the command prints)."""
+        start = len(self.log)
+        self.type(line + "\n")
+        pat = re.compile(r"^%s[^\n]*\n" % re.escape(answer), re.M)
+        self._wait(lambda: pat.search(self.log, start), "a whole line %r after %r" % (
+            answer, line), timeout)
+        return self.log[start:pat.search(self.log, start).end()]
 
     def _wait(self, done, what, timeout):
         end = time.monotonic() + timeout
@@ -80,6 +96,7 @@ class Guest:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+        self.proc.stdin.close()
 
 
 def ping_answered(output):

@@ -1,0 +1,111 @@
+"""The serial console: commands typed on COM1 (help, mem, stats) and answered from the
+guest's own counters; unknown commands and over-long lines refused in one line each.
+
+Tests run under every accelerator that works here (TCG always; KVM when /dev/kvm opens)
+where the accelerator matters; each test id names it."""
+import re
+import socket
+import subprocess
+import urllib.request
+
+import pytest
+
+from qemu import ROOT, Guest, accels, default_accel
+
+CONSOLE_UP = "console: type help"
+MEM = re.compile(r"^mem: pages in use (\d+), peak (\d+), total (\d+) \(4 KiB each\)$", re.M)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kernel_built():
+    subprocess.run(["make", "-s", "-C", str(ROOT), "build/quartz-unikernel.elf"], check=True)
+
+
+@pytest.fixture
+def guest():
+    started = []
+
+    def start(*a, **kw):
+        g = Guest(*a, **kw)
+        started.append(g)
+        return g
+    yield start
+    for g in started:
+        g.stop()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nic(port=None):
+    fwd = ",hostfwd=tcp:127.0.0.1:%d-:80" % port if port else ""
+    return ["-netdev", "user,id=n0" + fwd, "-device", "virtio-net-device,netdev=n0"]
+
+
+def mem(g):
+    """(in use, peak, total) pages, from the mem command."""
+    m = MEM.search(g.command("mem", "mem: "))
+    assert m, g.log
+    return tuple(int(x) for x in m.groups())
+
+
+@pytest.mark.parametrize("accel", accels())
+def test_console_answers_help_mem_stats_and_refuses_the_rest(guest, accel):
+    g = guest(accel, "", extra=nic())
+    g.wait_for_line(CONSOLE_UP)
+
+    out = g.command("help", "help: stats")
+    for name in ("help", "mem", "stats"):
+        assert re.search(r"^help: %s +\S" % name, out, re.M), out
+
+    used, peak, total = mem(g)
+    print("%s: %d pages in use (peak %d) of %d" % (accel, used, peak, total))
+    # 128 MiB of RAM: the allocator has most of it, and boot took a good share (the TCP
+    # connection table alone is half of what was free).
+    assert 0 < used <= peak <= total, g.log
+    assert 30000 < total < 128 * 256, g.log
+    assert used > total // 4, g.log
+
+    out = g.command("stats", "stats: http: ")
+    assert MEM.search(out), out
+    for layer in ("console", "nic", "eth", "arp", "ip", "icmp", "tcp", "http"):
+        assert re.search(r"^stats: %s: .*\d" % layer, out, re.M), "no %s line in:\n%s" % (
+            layer, out)
+    # The gateway ping at boot went out and came back through every layer it names.
+    assert int(re.search(r"^stats: nic: rx (\d+) frames, tx (\d+)", out, re.M).group(2)) > 0
+    assert re.search(r"^stats: icmp: rx [1-9]", out, re.M), out
+
+    out = g.command("frobnicate", "console: ")
+    assert 'console: unknown command "frobnicate" (try help)\n' in out, out
+    # Blanks around a command do not matter; the command still runs.
+    assert MEM.search(g.command("  mem  ", "mem: "))
+
+    out = g.command("x" * 300, "console: ")
+    assert "console: line longer than 80 characters, discarded\n" in out, out
+    assert "unknown command" not in out, out
+    # And the console still works afterwards.
+    assert mem(g)[2] == total
+
+
+def test_pages_in_use_after_serving_are_at_least_those_after_boot(guest):
+    port = free_port()
+    g = guest(default_accel(), "", extra=nic(port))
+    g.wait_for_line(CONSOLE_UP)
+    at_boot = mem(g)
+    for _ in range(50):
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=30) as r:
+            assert r.status == 200
+    after = mem(g)
+    print("%s: pages in use %d after boot, %d after 50 requests (peak %d)" % (
+        default_accel(), at_boot[0], after[0], after[1]))
+    assert after[0] >= at_boot[0] and after[1] >= at_boot[1], g.log
+    assert after[2] == at_boot[2], g.log
+    out = g.command("stats", "stats: http: ")
+    requests = int(re.search(r"^stats: http: \d+ connections now, \d+ accepted, (\d+) requests "
+                             r"\(2xx (\d+)", out, re.M).group(1))
+    opened = int(re.search(r"^stats: tcp: \d+ connections now, (\d+) opened", out, re.M)
+                 .group(1))
+    assert requests >= 50 and opened >= 50, out
