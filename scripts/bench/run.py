@@ -19,8 +19,10 @@ Groups, each alternating A B A B .. over rounds (A = Quartz, B = its peer):
         1/10/100 connections, keep-alive and Connection: close, / and a 1 MiB file;
         Quartz and Linux under TCG with the same QEMU flags, Quartz under KVM beside them.
         Per boot also: host CPU of the idle guest, QEMU's RSS after boot and after 10k
-        connections. A guest that stops answering is diagnosed (ping, QEMU's CPU),
-        reported under Problems and rebooted; the run goes on.
+        connections, and at both points the pages in use as the guest itself counts them
+        (`mem` typed on its serial console, which this script owns as QEMU's stdin).
+        A guest that stops answering is diagnosed (ping, QEMU's CPU), reported under
+        Problems and rebooted; the run goes on.
   host  bench/host (make bench-host): the stacks in one process, Quartz vs lwIP.
   size  ELF sizes (site, default site, a one-file site) and the smallest -m that serves.
 
@@ -107,9 +109,9 @@ def sh(*cmd, check=True, timeout=600):
     return r
 
 
-def spawn(cmd, log, env=None):
-    p = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env,
-                         start_new_session=True)
+def spawn(cmd, log, env=None, stdin=None):
+    p = subprocess.Popen(cmd, stdin=stdin, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                         env=env, start_new_session=True)
     started.append(p)
     return p
 
@@ -122,6 +124,8 @@ def stop(p):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+    if p and p.stdin:
+        p.stdin.close()
 
 
 def cleanup():
@@ -512,10 +516,11 @@ class TapGuest:
         # ip netns exec (and env, and run-linux-peer.sh) exec: the pid is QEMU's.
         if self.who.startswith("quartz"):
             accel = self.who.split("-")[1]
-            self.proc = spawn(ns(*quartz_cmd(accel, mem=VM_MEM, netdev=netdev)), self.log)
+            self.proc = spawn(ns(*quartz_cmd(accel, mem=VM_MEM, netdev=netdev)), self.log,
+                              stdin=subprocess.PIPE)
         else:
             self.proc = spawn(ns("scripts/bench/run-linux-peer.sh"), self.log,
-                              env=linux_env("tcg", VM_MEM, netdev))
+                              env=linux_env("tcg", VM_MEM, netdev), stdin=subprocess.PIPE)
         t0 = time.monotonic()
         while time.monotonic() - t0 < 90:
             if self.proc.poll() is not None:
@@ -545,6 +550,26 @@ class TapGuest:
         if not self.proc or self.proc.poll() is not None:
             return False
         return any(curl_ok("/", 5) for _ in range(3))
+
+    MEM = re.compile(rb"^mem: pages in use (\d+)", re.M)
+
+    def pages_in_use(self, timeout=15):
+        """Type `mem` on the guest's serial console and read its answer from the log: the
+        4 KiB pages in use as the guest counts them (Quartz's page allocator; the Linux
+        peer's init answers from /proc/meminfo), or None without an answer."""
+        seen = len(self.MEM.findall(self.log.read_bytes()))
+        try:
+            self.proc.stdin.write(b"mem\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout and self.proc.poll() is None:
+            found = self.MEM.findall(self.log.read_bytes())
+            if len(found) > seen:
+                return int(found[seen])
+            time.sleep(0.05)
+        return None
 
     def diagnose(self):
         """What a guest that stopped answering still does: ARP/ICMP, host CPU."""
@@ -672,9 +697,17 @@ def bench_http():
                note="QEMU's VmRSS (guest pages touched + QEMU itself), -m %s" % VM_MEM)
     rss1 = row(g, "qemu_rss_after_10k_conns_mib_tcg", "MiB", "lower",
                note="the same after 10k connections (GET / with Connection: close)")
-    for when in ("boot", "10k_conns"):
-        row(g, "guest_pages_after_" + when, "pages", "lower",
-            note="n/a: the guest prints no page counts (QEMU's RSS is the proxy)")
+    pages0 = row(g, "guest_pages_after_boot", "pages", "lower",
+                 note="4 KiB pages in use as the guest counts them (`mem` typed on its serial "
+                      "console, guest idle on the tap). Quartz: its page allocator, which "
+                      "takes the TCP and HTTP tables whole at boot, touched or not (QEMU's "
+                      "RSS shows what is touched); its image, site included, is not counted. "
+                      "Linux: MemTotal - MemAvailable from /proc/meminfo, what it could not "
+                      "give new work (kernel, nginx, the initramfs it keeps in RAM, site "
+                      "included; reclaimable cache not counted): its nearest figure to "
+                      "allocated pages")
+    pages1 = row(g, "guest_pages_after_10k_conns", "pages", "lower",
+                 note="the same after the 10k connections")
     guests = ["quartz-tcg", "linux-tcg"] + (["quartz-kvm"] if kvm_usable() else [])
     make_netns()
     try:
@@ -684,7 +717,8 @@ def bench_http():
                     continue    # a quick run takes Quartz's KVM figures once
                 t_round = time.monotonic()
                 # A quick run measures the footprint in its first round only.
-                summary = http_round(who, table, idle, rss0, rss1, r == 0 or not QUICK)
+                summary = http_round(who, table, idle, (rss0, rss1), (pages0, pages1),
+                                     r == 0 or not QUICK)
                 say("http round %d/%d %s: %s (%.0f s, load %s)" % (
                     r + 1, CFG["http_rounds"], who, summary, time.monotonic() - t_round,
                     load()))
@@ -692,10 +726,19 @@ def bench_http():
         del_netns()
 
 
-def http_round(who, table, idle, rss0, rss1, footprint):
-    """One boot of one guest on the tap: (footprint:) idle CPU, RSS, 10k connections;
-    then every wrk run."""
+def http_round(who, table, idle, rss, pages, footprint):
+    """One boot of one guest on the tap: (footprint:) idle CPU, RSS and the guest's pages in
+    use, 10k connections, RSS and pages again; then every wrk run."""
     d = {"quartz-tcg": "q", "linux-tcg": "p", "quartz-kvm": "k"}[who]
+    rss0, rss1 = rss
+
+    def guest_pages(x):
+        n = gst.pages_in_use()
+        if n is None:
+            x.extra.setdefault("short", []).append("%s (no answer to mem)" % who)
+            say("%s: no answer to mem on its console" % who)
+        else:
+            getattr(x, d).append(n)
     gst = TapGuest(who)
     if not gst.start():
         for x in table.values():
@@ -707,13 +750,16 @@ def http_round(who, table, idle, rss0, rss1, footprint):
             time.sleep(1)
             getattr(idle, d).append(cpu_share(gst.proc.pid, CFG["idle_seconds"]))
             getattr(rss0, d).append(rss_mib(gst.proc.pid))
+            guest_pages(pages[0])
             # 10k connections; they also warm the guest (and TCG's translation cache).
             n = many_connections(CFG["conns_for_rss"], CFG["conns_seconds"])
             if n >= CFG["conns_for_rss"]:
                 getattr(rss1, d).append(rss_mib(gst.proc.pid))
+                guest_pages(pages[1])
             else:
-                rss1.extra.setdefault("short", []).append("%s (%d connections in %d s)" % (
-                    who, n, CFG["conns_seconds"]))
+                for x in (rss1, pages[1]):
+                    x.extra.setdefault("short", []).append("%s (%d connections in %d s)" % (
+                        who, n, CFG["conns_seconds"]))
                 say("%s: only %d of %d connections in %d s: no RSS figure" % (
                     who, n, CFG["conns_for_rss"], CFG["conns_seconds"]))
         else:
