@@ -249,9 +249,10 @@ void net_report(void)
     klog("stats", "tcp: %u connections now, %lu opened, %lu closed, %lu refused (table full), "
          "%lu timed out", tcp_conns_in_use(tcp), t->opened, t->closed, t->table_full,
          t->timeouts);
-    klog("stats", "tcp: rx %lu segments, tx %lu (%lu TSO bursts), retransmits %lu + %lu fast, "
-         "resets rx %lu tx %lu", t->rx_segments, t->tx_segments, t->tx_bursts, t->retransmits,
-         t->fast_retransmits, t->rx_resets, t->tx_resets);
+    klog("stats", "tcp: rx %lu segments (%lu predicted), tx %lu (%lu TSO bursts), retransmits "
+         "%lu + %lu fast, resets rx %lu tx %lu, %lu sends waited for the device",
+         t->rx_segments, t->rx_predicted, t->tx_segments, t->tx_bursts, t->retransmits,
+         t->fast_retransmits, t->rx_resets, t->tx_resets, t->tx_blocked);
     klog("stats", "tcp: dropped %lu malformed, %lu out of window, %lu old timestamps, %lu "
          "out-of-order; syn cookies %lu sent %lu ok %lu bad",
          t->rx_truncated + t->rx_bad_checksum + t->rx_bad_options + t->rx_bad_port +
