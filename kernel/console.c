@@ -31,8 +31,9 @@ static void cmd_help(void);
 static void cmd_mem(void)
 {
     const struct mem_stats *m = mem_stats();
-    klog("mem", "pages in use %lu, peak %lu, total %lu (4 KiB each)", m->pages_used,
-         m->pages_peak, (uint64_t)(m->total_bytes / PAGE_SIZE));
+    klog("mem", "pages in use %lu, peak %lu, total %lu (4 KiB each); %lu of those in use are "
+         "slots for connections never opened yet", m->pages_used, m->pages_peak,
+         (uint64_t)(m->total_bytes / PAGE_SIZE), net_reserved_pages());
 }
 
 static void cmd_stats(void)

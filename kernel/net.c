@@ -212,6 +212,19 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices)
 
 /* Read while the network task may be between two increments of a counter: each is one
  * aligned 64-bit word, so a line can be a frame behind, never torn. */
+uint64_t net_reserved_pages(void)
+{
+    const struct netif *n = &nif;
+    if (!n->up)
+        return 0;
+    const struct tcp *tcp = &n->node->tcp;
+    /* Slot i's TCP state, rings and HTTP state are first written when slot i is first used:
+     * the slots from n_fresh on have never been. */
+    uint64_t per = sizeof(struct tcp_conn) + tcp->cfg.rx_size + tcp->cfg.tx_size +
+                   sizeof(struct http_conn);
+    return (uint64_t)(tcp->cfg.n_conns - tcp->n_fresh) * per / PAGE_SIZE;
+}
+
 void net_report(void)
 {
     const struct netif *n = &nif;

@@ -12,6 +12,8 @@
 #ifndef KERNEL_NET_H
 #define KERNEL_NET_H
 
+#include <stdint.h>
+
 #include "cmdline.h"
 #include "devices.h"
 
@@ -20,5 +22,9 @@ void net_start(const struct cmdline *cmd, const struct device_list *devices);
 /* Log the counters of every layer, NIC to HTTP, as "stats: ..." lines (the console's
  * stats command). */
 void net_report(void);
+/* Pages taken for connection slots never used yet: the TCP and HTTP tables are sized to
+ * memory and allocated whole at boot but touched only as connections first use their
+ * slots, so these hold nothing (the console's mem command reports them). */
+uint64_t net_reserved_pages(void);
 
 #endif

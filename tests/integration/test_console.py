@@ -13,7 +13,8 @@ import pytest
 from qemu import ROOT, Guest, accels, default_accel
 
 CONSOLE_UP = "console: type help"
-MEM = re.compile(r"^mem: pages in use (\d+), peak (\d+), total (\d+) \(4 KiB each\)$", re.M)
+MEM = re.compile(r"^mem: pages in use (\d+), peak (\d+), total (\d+) \(4 KiB each\); (\d+) of "
+                 r"those in use are slots for connections never opened yet$", re.M)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,7 +47,7 @@ def nic(port=None):
 
 
 def mem(g):
-    """(in use, peak, total) pages, from the mem command."""
+    """(in use, peak, total, reserved) pages, from the mem command."""
     m = MEM.search(g.command("mem", "mem: "))
     assert m, g.log
     return tuple(int(x) for x in m.groups())
@@ -61,13 +62,17 @@ def test_console_answers_help_mem_stats_and_refuses_the_rest(guest, accel):
     for name in ("help", "mem", "stats"):
         assert re.search(r"^help: %s +\S" % name, out, re.M), out
 
-    used, peak, total = mem(g)
-    print("%s: %d pages in use (peak %d) of %d" % (accel, used, peak, total))
+    used, peak, total, reserved = mem(g)
+    print("%s: %d pages in use (peak %d) of %d, %d of them slots never used" % (
+        accel, used, peak, total, reserved))
     # 128 MiB of RAM: the allocator has most of it, and boot took a good share (the TCP
-    # connection table alone is half of what was free).
+    # connection table alone is half of what was free)...
     assert 0 < used <= peak <= total, g.log
     assert 30000 < total < 128 * 256, g.log
     assert used > total // 4, g.log
+    # ...nearly all of it for connections not opened yet: what holds data is a few MiB.
+    assert reserved < used and used - reserved < 2048, g.log
+    assert reserved > used * 3 // 4, g.log
 
     out = g.command("stats", "stats: http: ")
     assert MEM.search(out), out
@@ -103,6 +108,8 @@ def test_pages_in_use_after_serving_are_at_least_those_after_boot(guest):
         default_accel(), at_boot[0], after[0], after[1]))
     assert after[0] >= at_boot[0] and after[1] >= at_boot[1], g.log
     assert after[2] == at_boot[2], g.log
+    # Connections took slots from the reserve, never gave any back to it.
+    assert after[3] <= at_boot[3] and after[0] - after[3] >= at_boot[0] - at_boot[3], g.log
     out = g.command("stats", "stats: http: ")
     requests = int(re.search(r"^stats: http: \d+ connections now, \d+ accepted, (\d+) requests "
                              r"\(2xx (\d+)", out, re.M).group(1))
