@@ -126,10 +126,11 @@ int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
     for (uint16_t i = 0; i < n->n_tso; i++)
         n->tso_free[n->n_tso_free++] = (uint8_t)i;
     virtio_mmio_config(t, VIRTIO_NET_CFG_MAC, n->mac.b, NET_MAC_LEN);
-    for (uint16_t i = 0; i < n->qsize; i++) {
-        post_rx(n, i);
+    /* Every RX buffer posted in one pass; buffer i's cookie is i + 1, as post_rx gives it
+     * when the buffer comes back. Cannot fail: the queue is fresh and sized for them. */
+    virtq_fill_in(&n->rx, n->rx_buf, VNET_BUF_SIZE, VNET_BUF_SIZE, n->qsize);
+    for (uint16_t i = 0; i < n->qsize; i++)
         n->tx_free[n->n_tx_free++] = i;
-    }
     /* Completed sends are reaped lazily; the device says when it used one only while a
      * sender waits for a buffer (vnet_enable_tx_interrupts). */
     virtq_disable_interrupts(&n->tx);

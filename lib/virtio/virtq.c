@@ -160,6 +160,33 @@ int virtq_add(struct virtq *q, const struct virtq_buf *bufs, size_t n_out, size_
     return VIRTQ_OK;
 }
 
+int virtq_fill_in(struct virtq *q, void *base, uint32_t stride, uint32_t len, uint16_t count)
+{
+    if (!q || !base || !len || !count || count > q->size || len > stride)
+        return VIRTQ_EINVAL;
+    if (q->broken)
+        return VIRTQ_EBROKEN;
+    if (q->num_free != q->size || q->free_head != 0 || q->avail_idx != 0)
+        return VIRTQ_EINVAL; /* not fresh from init or reset: use virtq_add */
+    /* The free list of a fresh queue runs 0, 1, 2, ...: buffer k takes descriptor k and
+     * avail entry k, and the list goes on from `count`. */
+    uint64_t phys = q->ops->phys(q->ctx, base);
+    for (uint16_t k = 0; k < count; k++) {
+        q->desc[k] = (struct virtq_desc){.addr = phys + (uint64_t)k * stride, .len = len,
+                                         .flags = VIRTQ_DESC_F_WRITE};
+        q->slots[k].cookie = (void *)(uintptr_t)(k + 1u);
+        q->slots[k].count = 1;
+        q->slots[k].wlen = len;
+        q->avail->ring[k] = k;
+    }
+    q->free_head = count < q->size ? count : VIRTQ_NONE;
+    q->num_free -= count;
+    q->avail_idx = count;
+    q->inflight = count;
+    q->stats.added += count;
+    return VIRTQ_OK;
+}
+
 /*
  * A device whose used idx has reached its own avail_event, while our published idx is
  * past it, has finished everything it asked to hear about and is idle with chains

@@ -1266,3 +1266,80 @@ Test(virtq, device_scribbling_on_the_descriptor_table_cannot_corrupt_the_free_li
     expect_used(&r, COOKIE(3), 0);
     rig_close(&r);
 }
+
+/* ---- Filling a fresh queue in one pass ------------------------------------------------- */
+
+#define FILL_STRIDE 96
+#define FILL_LEN 80
+
+/* The same queue state, driver and device side, whether filled in one pass or added. */
+Test(virtq, fill_in_leaves_what_as_many_adds_would)
+{
+    static uint8_t block[16 * FILL_STRIDE];
+    for (uint16_t count = 1; count <= 16; count += 5) {
+        struct rig a, b;
+        rig_open_at(&a, 16, true, 0x100000);
+        rig_open_at(&b, 16, true, 0x100000);
+        cr_assert_eq(virtq_fill_in(&a.q, block, FILL_STRIDE, FILL_LEN, count), VIRTQ_OK);
+        cr_assert_eq(a.phys_calls, 1, "one translation for the whole block");
+        for (uint16_t k = 0; k < count; k++)
+            cr_assert_eq(add_rx(&b, block + k * FILL_STRIDE, FILL_LEN,
+                                (void *)(uintptr_t)(k + 1u)), VIRTQ_OK);
+        cr_assert_eq(memcmp(a.q.desc, b.q.desc, virtq_desc_bytes(16)), 0);
+        cr_assert_eq(memcmp(a.slots, b.slots, 16 * sizeof(a.slots[0])), 0);
+        cr_assert_eq(a.q.free_head, b.q.free_head);
+        cr_assert_eq(a.q.num_free, b.q.num_free);
+        cr_assert_eq(a.q.inflight, count);
+        cr_assert_eq(a.q.avail_idx, b.q.avail_idx);
+        cr_assert_eq(a.q.stats.added, b.q.stats.added);
+        cr_assert(virtq_kick_prepare(&a.q));
+        cr_assert(virtq_kick_prepare(&b.q));
+        cr_assert_eq(memcmp(a.q.avail, b.q.avail, virtq_avail_bytes(16)), 0);
+        rig_close(&a);
+        rig_close(&b);
+    }
+}
+
+Test(virtq, a_filled_queue_completes_each_buffer_with_its_cookie_and_adds_after)
+{
+    static uint8_t block[8 * FILL_STRIDE], extra[64];
+    struct rig r;
+    rig_open(&r, 16, false);
+    cr_assert_eq(virtq_fill_in(&r.q, block, FILL_STRIDE, FILL_LEN, 8), VIRTQ_OK);
+    cr_assert(virtq_kick_prepare(&r.q));
+    uint16_t head[8];
+    for (int k = 0; k < 8; k++) {
+        struct vdev_chain c = pop(&r);
+        cr_assert_eq(c.desc[0].addr, (uint64_t)(uintptr_t)(block + k * FILL_STRIDE));
+        cr_assert_eq(c.desc[0].len, FILL_LEN);
+        cr_assert_eq(c.desc[0].flags, VIRTQ_DESC_F_WRITE);
+        head[k] = c.head;
+    }
+    /* The free descriptors left are still there for ordinary adds. */
+    cr_assert_eq(add_rx(&r, extra, sizeof(extra), COOKIE(99)), VIRTQ_OK);
+    for (int k = 7; k >= 0; k--) /* out of order */
+        complete(&r, head[k], (uint32_t)k);
+    for (int k = 7; k >= 0; k--)
+        expect_used(&r, (void *)(uintptr_t)(k + 1u), (uint32_t)k);
+    cr_assert_eq(virtq_inflight(&r.q), 1);
+    rig_close(&r);
+}
+
+Test(virtq, fill_in_refuses_a_queue_in_use_and_nonsense)
+{
+    static uint8_t block[4 * FILL_STRIDE], one[64];
+    struct rig r;
+    rig_open(&r, 8, false);
+    cr_assert_eq(virtq_fill_in(&r.q, block, FILL_STRIDE, FILL_LEN, 9), VIRTQ_EINVAL,
+                 "more than the queue holds");
+    cr_assert_eq(virtq_fill_in(&r.q, block, FILL_STRIDE, FILL_STRIDE + 1, 4), VIRTQ_EINVAL,
+                 "buffers that overlap");
+    cr_assert_eq(virtq_fill_in(&r.q, block, FILL_STRIDE, FILL_LEN, 0), VIRTQ_EINVAL);
+    cr_assert_eq(virtq_fill_in(&r.q, NULL, FILL_STRIDE, FILL_LEN, 4), VIRTQ_EINVAL);
+    cr_assert_eq(add_rx(&r, one, sizeof(one), COOKIE(1)), VIRTQ_OK);
+    cr_assert_eq(virtq_fill_in(&r.q, block, FILL_STRIDE, FILL_LEN, 4), VIRTQ_EINVAL,
+                 "not fresh: one chain is in flight");
+    cr_assert_eq(virtq_inflight(&r.q), 1, "and nothing was queued by the refusals");
+    cr_assert_eq(r.q.stats.added, 1);
+    rig_close(&r);
+}

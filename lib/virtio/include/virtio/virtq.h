@@ -244,6 +244,13 @@ int virtq_init(struct virtq *q, const struct virtq_cfg *cfg, const struct virtq_
  * queued on error. */
 int virtq_add(struct virtq *q, const struct virtq_buf *bufs, size_t n_out, size_t n_in,
               void *cookie);
+/* A fresh queue (just initialised or reset) filled in one pass with `count` buffers the
+ * device writes, each `len` bytes, `stride` bytes apart from `base` in one physically
+ * contiguous block; buffer k's cookie is (void *)(k + 1). Exactly what `count` calls of
+ * virtq_add would leave, at a few instructions a buffer: under an emulating hypervisor
+ * every instruction counts, and a NIC posts its whole receive ring before it can listen.
+ * VIRTQ_EINVAL for a queue that is not fresh. Publish with virtq_kick_prepare. */
+int virtq_fill_in(struct virtq *q, void *base, uint32_t stride, uint32_t len, uint16_t count);
 /* Publish the chains added since the last call; true when the device must be notified
  * (EVENT_IDX: the new idx crossed avail_event; otherwise used.flags lacks NO_NOTIFY).
  * False when nothing new was added. */
