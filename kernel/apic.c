@@ -15,6 +15,7 @@
 #define LAPIC_LVT_LINT1 0x360
 #define LAPIC_LVT_ERROR 0x370
 #define LAPIC_TIMER_INIT 0x380
+#define LVT_TIMER_PERIODIC (1u << 17)
 #define LAPIC_TIMER_CUR 0x390
 #define LAPIC_TIMER_DIV 0x3e0
 #define LVT_MASKED (1u << 16)
@@ -101,6 +102,12 @@ void apic_self_ipi(uint8_t vector)
 
 void apic_timer_oneshot(uint32_t ticks)
 {
+    lapic_write(LAPIC_TIMER_INIT, ticks);
+}
+
+void apic_timer_periodic(uint32_t ticks)
+{
+    lapic_write(LAPIC_LVT_TIMER, VEC_TIMER | (ticks ? LVT_TIMER_PERIODIC : 0));
     lapic_write(LAPIC_TIMER_INIT, ticks);
 }
 

@@ -19,6 +19,9 @@ void apic_eoi(void);
 void apic_self_ipi(uint8_t vector);
 /* Local APIC timer: one-shot after `ticks` timer ticks at vector VEC_TIMER; 0 stops it. */
 void apic_timer_oneshot(uint32_t ticks);
+/* The same timer firing every `ticks` until apic_timer_periodic(0) returns it to one-shot,
+ * stopped (a diagnostic's backstop: a lost interrupt is followed by another). */
+void apic_timer_periodic(uint32_t ticks);
 uint32_t apic_timer_current(void);
 /* Number of GSIs the I/O APICs cover (24 or 48). */
 unsigned ioapic_gsi_count(void);

@@ -88,6 +88,12 @@ void trap_set_handler(uint8_t vector, trap_handler h, void *ctx)
     handlers[vector].ctx = ctx;
 }
 
+trap_handler trap_get_handler(uint8_t vector, void **ctx)
+{
+    *ctx = handlers[vector].ctx;
+    return handlers[vector].fn;
+}
+
 bool trap_has_handler(uint8_t vector)
 {
     return handlers[vector].fn != 0;

@@ -30,6 +30,8 @@ typedef void (*trap_handler)(const struct trap_frame *f, void *ctx);
 void trap_init(void);
 void trap_set_handler(uint8_t vector, trap_handler h, void *ctx);
 bool trap_has_handler(uint8_t vector);
+/* The handler of `vector` (NULL: none, the interrupt is only counted), and its ctx. */
+trap_handler trap_get_handler(uint8_t vector, void **ctx);
 /* Called after each interrupt handler: acknowledge the interrupt (the LAPIC's EOI). */
 void trap_set_eoi(void (*eoi)(void));
 /* Called after the EOI of every device or timer interrupt, on the interrupted stack:
