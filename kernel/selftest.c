@@ -287,6 +287,40 @@ static void scheduler(void)
     kprintf("selftest: scheduler: blocked task woken by the UART interrupt\n");
 }
 
+static bool formats(const char *want, size_t want_len, const char *got, size_t got_len)
+{
+    return got_len == want_len && strcmp(got, want) == 0;
+}
+
+/* ksnprintf: literal runs found eight bytes at a time from any alignment, conversions
+ * between them, and truncation that still says the full length. */
+static void printk_format(void)
+{
+    static const char text[] = "0123456789abcdefghijklmnopqrstuvwxyz%%ABCDEFGHIJKLMNOP";
+    char fmt[80], out[96], want[96];
+    for (size_t start = 0; start < 9; start++) { /* every alignment of the run's start */
+        size_t n = 0;
+        for (size_t i = start; text[i]; i++)
+            fmt[n++] = text[i];
+        fmt[n] = 0;
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++) {
+            want[w++] = fmt[i];
+            if (fmt[i] == '%')
+                i++; /* "%%" prints one */
+        }
+        want[w] = 0;
+        size_t got = ksnprintf(out, sizeof(out), fmt, 0);
+        CHECK(formats(want, w, out, got));
+    }
+    size_t got = ksnprintf(out, sizeof(out), "mac %02x:%02x, %s=%u%c|%5d|%lx.", 0xa, 0xbc,
+                           "port", 80u, '!', -42, 0xdeadbeeful);
+    CHECK(formats("mac 0a:bc, port=80!|  -42|deadbeef.", 35, out, got));
+    char small[8];
+    got = ksnprintf(small, sizeof(small), "abcdefghijklmnop%u", 7u);
+    CHECK(got == 17 && strcmp(small, "abcdefg") == 0);
+}
+
 static void run(const char *name, void (*fn)(void))
 {
     unsigned before = failures;
@@ -303,6 +337,7 @@ static void deliberate(void)
 void selftest_run(bool deliberate_failure)
 {
     run("memory", memory);
+    run("printk", printk_format);
     run("timer", timer);
     run("interrupts", interrupts);
     run("scheduler", scheduler);
