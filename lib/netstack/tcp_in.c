@@ -431,6 +431,21 @@ static bool new_ack(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
     return fin_acked;
 }
 
+/* RFC 9293 3.10.7.4: the window update, unless this segment is older than the one that
+ * last set it. */
+static void update_window(struct tcp_conn *c, const struct tcp_repr *seg, uint32_t wnd)
+{
+    if (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack))) {
+        c->snd_wnd = wnd;
+        if (wnd)
+            c->persist_backoff = 0;
+        c->snd_wl1 = seg->seq;
+        c->snd_wl2 = seg->ack;
+        if (wnd > c->max_snd_wnd)
+            c->max_snd_wnd = wnd;
+    }
+}
+
 /* RFC 9293 3.10.7.4, fifth check. Returns false when the segment must be dropped. */
 static bool process_ack(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *seg,
                         bool *fin_acked, uint64_t now)
@@ -470,16 +485,7 @@ static bool process_ack(struct tcp *tcp, struct tcp_conn *c, const struct tcp_re
     else if (seg->ack == c->snd_una && !seg->payload_len &&
              !(seg->flags & (TCP_SYN | TCP_FIN)) && wnd == c->snd_wnd && c->snd_max != c->snd_una)
         dup_ack(tcp, c, now);
-    /* Window update, unless this segment is older than the one that last set it. */
-    if (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack))) {
-        c->snd_wnd = wnd;
-        if (wnd)
-            c->persist_backoff = 0;
-        c->snd_wl1 = seg->seq;
-        c->snd_wl2 = seg->ack;
-        if (wnd > c->max_snd_wnd)
-            c->max_snd_wnd = wnd;
-    }
+    update_window(c, seg, wnd);
     return true;
 }
 
@@ -572,15 +578,7 @@ static bool predicted(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr
     uint32_t wnd = (uint32_t)seg->window << c->snd_ws;
     if (seq_gt(seg->ack, c->snd_una))
         new_ack(tcp, c, seg, now); /* no FIN of ours in ESTABLISHED: it acknowledges none */
-    if (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack))) {
-        c->snd_wnd = wnd;
-        if (wnd)
-            c->persist_backoff = 0;
-        c->snd_wl1 = seg->seq;
-        c->snd_wl2 = seg->ack;
-        if (wnd > c->max_snd_wnd)
-            c->max_snd_wnd = wnd;
-    }
+    update_window(c, seg, wnd);
     uint32_t gen = c->gen;
     if (len) {
         append_data(c, seg->payload, len);
