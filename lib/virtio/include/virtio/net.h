@@ -11,7 +11,8 @@
  * runs dry. Transmit: reserve() takes a buffer from a free list (reclaiming completed
  * ones lazily, only when it runs out), commit() queues it and notifies the device unless
  * EVENT_IDX says it is already looking; many frames are in flight and nothing waits for
- * the device. A full ring is back-pressure: reserve() returns NULL, the netstack counts it.
+ * the device. A full ring is back-pressure: reserve() returns NULL, the netstack counts it
+ * and queues the sender until the device hands buffers back (vnet_enable_tx_interrupts).
  * A TX device that missed a notification (virtq_device_stalled) is told again when the
  * ring is full and before the caller sleeps (vnet_enable_rx_interrupts).
  *
