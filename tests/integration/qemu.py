@@ -5,6 +5,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL = ROOT / "build/quartz-unikernel.elf"
 DEBUG_EXIT = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
@@ -117,3 +119,18 @@ def host_cpu_share(pid, seconds=4.0):
     t0, c0 = time.monotonic(), ticks()
     time.sleep(seconds)
     return (ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
+
+
+@pytest.fixture
+def guest():
+    """guest(accel, append, **kw) boots a Guest; every one a test started is stopped when
+    it ends. Test modules import it (from qemu import guest) to use it."""
+    started = []
+
+    def start(*a, **kw):
+        g = Guest(*a, **kw)
+        started.append(g)
+        return g
+    yield start
+    for g in started:
+        g.stop()

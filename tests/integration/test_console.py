@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from qemu import ROOT, Guest, accels, default_accel
+from qemu import ROOT, guest, accels, default_accel
 
 CONSOLE_UP = "console: type help"
 MEM = re.compile(r"^mem: pages in use (\d+), peak (\d+), total (\d+) \(4 KiB each\); (\d+) of "
@@ -20,19 +20,6 @@ MEM = re.compile(r"^mem: pages in use (\d+), peak (\d+), total (\d+) \(4 KiB eac
 @pytest.fixture(scope="module", autouse=True)
 def kernel_built():
     subprocess.run(["make", "-s", "-C", str(ROOT), "build/quartz-unikernel.elf"], check=True)
-
-
-@pytest.fixture
-def guest():
-    started = []
-
-    def start(*a, **kw):
-        g = Guest(*a, **kw)
-        started.append(g)
-        return g
-    yield start
-    for g in started:
-        g.stop()
 
 
 def free_port():
@@ -88,7 +75,9 @@ def test_console_answers_help_mem_stats_and_refuses_the_rest(guest, accel):
     # Blanks around a command do not matter; the command still runs.
     assert MEM.search(g.command("  mem  ", "mem: "))
 
-    out = g.command("x" * 300, "console: ")
+    # Over the 80-character limit but within the 256-byte input ring: under PVM the task
+    # drains the ring slowly, and a longer paste could lose its Enter (counted, dropped).
+    out = g.command("x" * 120, "console: ")
     assert "console: line longer than 80 characters, discarded\n" in out, out
     assert "unknown command" not in out, out
     # And the console still works afterwards.

@@ -8,25 +8,12 @@ import time
 
 import pytest
 
-from qemu import ROOT, Guest, accels, default_accel, host_cpu_share, kvm_usable, run
+from qemu import ROOT, guest, accels, default_accel, host_cpu_share, kvm_usable, run
 
 
 @pytest.fixture(scope="session", autouse=True)
 def kernel_built():
     subprocess.run(["make", "-s", "-C", str(ROOT), "build/quartz-unikernel.elf"], check=True)
-
-
-@pytest.fixture
-def guest():
-    started = []
-
-    def start(*a, **kw):
-        g = Guest(*a, **kw)
-        started.append(g)
-        return g
-    yield start
-    for g in started:
-        g.stop()
 
 
 @pytest.mark.parametrize("accel", accels())
