@@ -22,7 +22,7 @@
     X(rx_bad_ack) X(rx_paws) X(rx_ooo) X(rx_ooo_dropped) X(rx_dup_bytes) X(rx_after_close) \
     X(rx_resets) X(rx_bad_resets) X(challenge_acks) X(challenge_acks_limited) \
     X(syn_queue_full) X(syn_cookies_sent) X(syn_cookies_ok) X(syn_cookies_bad) X(table_full) \
-    X(time_wait_reused) X(time_wait_reopened) X(tx_segments) X(tx_resets) X(tx_failed) \
+    X(time_wait_evicted) X(time_wait_reopened) X(tx_segments) X(tx_resets) X(tx_failed) \
     X(retransmits) X(fast_retransmits) X(zero_window_probes) X(keepalive_probes) X(timeouts) \
     X(opened) X(closed)
 

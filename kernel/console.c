@@ -32,7 +32,7 @@ static void cmd_mem(void)
 {
     const struct mem_stats *m = mem_stats();
     klog("mem", "pages in use %lu, peak %lu, total %lu (4 KiB each); %lu of those in use are "
-         "slots for connections never opened yet", m->pages_used, m->pages_peak,
+         "connection tables not touched yet", m->pages_used, m->pages_peak,
          (uint64_t)(m->total_bytes / PAGE_SIZE), net_reserved_pages());
 }
 

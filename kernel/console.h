@@ -6,8 +6,8 @@
  * (conline.h) and on Enter runs the command, in task context, answering through printk:
  *
  *   help    the commands
- *   mem     "mem: pages in use N, peak P, total T (4 KiB each); R of those in use are slots
- *           for connections never opened yet"
+ *   mem     "mem: pages in use N, peak P, total T (4 KiB each); R of those in use are
+ *           connection tables not touched yet"
  *   stats   mem, the console log, then every network layer's counters ("stats: ...")
  *
  * anything else: one line, 'console: unknown command "..." (try help)'. A line longer

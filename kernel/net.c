@@ -218,11 +218,10 @@ uint64_t net_reserved_pages(void)
     if (!n->up)
         return 0;
     const struct tcp *tcp = &n->node->tcp;
-    /* Slot i's TCP state, rings and HTTP state are first written when slot i is first used:
-     * the slots from n_fresh on have never been. */
-    uint64_t per = sizeof(struct tcp_conn) + tcp->cfg.rx_size + tcp->cfg.tx_size +
-                   sizeof(struct http_conn);
-    return (uint64_t)(tcp->cfg.n_conns - tcp->n_fresh) * per / PAGE_SIZE;
+    /* HTTP's state for slot i is first written when TCP's slot i first holds a connection. */
+    uint64_t bytes = tcp_untouched_bytes(tcp) +
+                     (uint64_t)tcp_slots_never_used(tcp) * sizeof(struct http_conn);
+    return bytes / PAGE_SIZE;
 }
 
 void net_report(void)
@@ -259,9 +258,10 @@ void net_report(void)
          ic->rx_echo_requests, ic->tx_echo_replies, ic->rx_truncated + ic->rx_bad_checksum);
     const struct tcp *tcp = &n->node->tcp;
     const struct tcp_stats *t = &tcp->stats;
-    klog("stats", "tcp: %u connections now, %lu opened, %lu closed, %lu refused (table full), "
-         "%lu timed out", tcp_conns_in_use(tcp), t->opened, t->closed, t->table_full,
-         t->timeouts);
+    klog("stats", "tcp: %u connections now (+%u in TIME_WAIT), %lu opened, %lu closed, %lu "
+         "refused (table full), %lu timed out, %lu TIME_WAIT ended early", tcp_conns_in_use(tcp),
+         tcp_time_wait_count(tcp), t->opened, t->closed, t->table_full, t->timeouts,
+         t->time_wait_evicted);
     klog("stats", "tcp: rx %lu segments (%lu predicted), tx %lu (%lu TSO bursts), retransmits "
          "%lu + %lu fast, resets rx %lu tx %lu, %lu sends waited for the device",
          t->rx_segments, t->rx_predicted, t->tx_segments, t->tx_bursts, t->retransmits,

@@ -612,11 +612,11 @@ static void row_http(const char *site_path, unsigned conc)
     bench_row("host_http_conns", STACK, (double)(d1 - d0) / secs / 1e3, "kconn/s",
               (double)(t1 - t0), (double)(c1 - c0),
               "\"connections\":%llu,\"seconds\":%.4f,\"concurrency\":%u,\"resp_bytes\":%llu,"
-              "\"frames_per_conn\":%.2f,\"table_full\":%llu,\"time_wait_reused\":%llu,"
+              "\"frames_per_conn\":%.2f,\"table_full\":%llu,\"time_wait_evicted\":%llu,"
               "\"idle_ns\":%llu",
               (unsigned long long)(d1 - d0), secs, conc, (unsigned long long)h->expect,
               (double)(f1 - f0) / (double)(d1 - d0), (unsigned long long)h->refused,
-              (unsigned long long)p->a.node->tcp.stats.time_wait_reused,
+              (unsigned long long)p->a.node->tcp.stats.time_wait_evicted,
               (unsigned long long)(p->idle_ns - idle0));
     free(h->hconns);
     free(image);

@@ -68,16 +68,26 @@ int tcp_init(struct tcp *tcp, const struct tcp_cfg *cfg, const struct tcp_ops *o
     tcp->ops = ops;
     tcp->ctx = ctx;
 
-    /* Carve the caller's memory: connections, buckets, then the rings. */
+    /* Carve the caller's memory: connections, TIME_WAIT records, both kinds of buckets,
+     * then the rings. */
     uintptr_t p = ((uintptr_t)cfg->mem + 15) & ~(uintptr_t)15;
     tcp->conns = (struct tcp_conn *)p;
     p += (uintptr_t)cfg->n_conns * sizeof(struct tcp_conn);
+    tcp->tw = (struct tcp_tw *)p;
+    tcp->tw_cap = cfg->n_conns * TCP_TW_PER_CONN;
+    p += (uintptr_t)tcp->tw_cap * sizeof(struct tcp_tw);
     tcp->n_buckets = 1;
     while (tcp->n_buckets * 2 <= cfg->n_conns)
         tcp->n_buckets *= 2;
     tcp->buckets = (uint32_t *)p;
     p += (uintptr_t)cfg->n_conns * sizeof(uint32_t);
     memset(tcp->buckets, 0, tcp->n_buckets * sizeof(uint32_t));
+    /* Twice the connections' buckets: a full ring averages four records a chain, and only
+     * segments that match no connection look there. */
+    tcp->tw_n_buckets = 2 * tcp->n_buckets;
+    tcp->tw_buckets = (uint32_t *)p;
+    p += (uintptr_t)2 * cfg->n_conns * sizeof(uint32_t);
+    memset(tcp->tw_buckets, 0, tcp->tw_n_buckets * sizeof(uint32_t));
     tcp->rings = (uint8_t *)p; /* the slots themselves wait until first used (n_fresh) */
     if (cfg->n_listeners)
         memset(cfg->listeners, 0, cfg->n_listeners * sizeof(*cfg->listeners));
@@ -94,16 +104,9 @@ int tcp_init(struct tcp *tcp, const struct tcp_cfg *cfg, const struct tcp_ops *o
 
 /* ---- Table ---------------------------------------------------------------------- */
 
-/* Keyed with the secret, so a peer cannot predict which tuples share a bucket; a
- * multiply-xorshift mix rather than SipHash, because it runs for every segment. */
 static uint32_t bucket_of(const struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport)
 {
-    uint64_t h = ((uint64_t)rip << 32 | (uint32_t)lport << 16 | rport) ^ tcp->secret[1];
-    h *= 0x9e3779b97f4a7c15ull;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
-    return (uint32_t)h & (tcp->n_buckets - 1);
+    return tcp_tuple_hash(tcp, rip, lport, rport) & (tcp->n_buckets - 1);
 }
 
 static uint32_t index_of(const struct tcp *tcp, const struct tcp_conn *c)
@@ -175,47 +178,8 @@ static void hash_remove(struct tcp *tcp, struct tcp_conn *c)
     }
 }
 
-/* TIME_WAIT connections in the order they entered it (RFC 6191 reuse takes the oldest):
- * a full table of them used to be walked for every new connection. */
-static void tw_append(struct tcp *tcp, struct tcp_conn *c)
-{
-    uint32_t me = index_of(tcp, c) + 1;
-    c->tw_next = 0;
-    c->tw_prev = tcp->tw_tail;
-    if (tcp->tw_tail)
-        tcp->conns[tcp->tw_tail - 1].tw_next = me;
-    else
-        tcp->tw_head = me;
-    tcp->tw_tail = me;
-}
-
-static void tw_remove(struct tcp *tcp, struct tcp_conn *c)
-{
-    if (c->tw_prev)
-        tcp->conns[c->tw_prev - 1].tw_next = c->tw_next;
-    else
-        tcp->tw_head = c->tw_next;
-    if (c->tw_next)
-        tcp->conns[c->tw_next - 1].tw_prev = c->tw_prev;
-    else
-        tcp->tw_tail = c->tw_prev;
-    c->tw_prev = c->tw_next = 0;
-}
-
-/* The TIME_WAIT connection that has waited longest: reused when the table is full, since
- * RFC 6191 lets a new incarnation replace it and refusing service would be worse. Only
- * connections the application has closed: one it still holds ends with an event, and
- * events never come from inside a verb. */
-static struct tcp_conn *oldest_time_wait(struct tcp *tcp)
-{
-    for (uint32_t i = tcp->tw_head; i; i = tcp->conns[i - 1].tw_next)
-        if (tcp->conns[i - 1].flags & CF_DETACHED)
-            return &tcp->conns[i - 1];
-    return NULL;
-}
-
-/* A closed slot: the last one freed, else one never used (set up now), else the oldest
- * TIME_WAIT's. */
+/* A closed slot: the last one freed, else one never used (set up now). TIME_WAIT holds
+ * no slot once the application has closed (tcp_tw.c), so there is none to take back. */
 static struct tcp_conn *free_slot(struct tcp *tcp)
 {
     if (tcp->free_head) {
@@ -231,13 +195,7 @@ static struct tcp_conn *free_slot(struct tcp *tcp)
         c->tx = c->rx + tcp->cfg.rx_size;
         return c;
     }
-    struct tcp_conn *tw = oldest_time_wait(tcp);
-    if (tw) {
-        tcp->stats.time_wait_reused++;
-        tcp_conn_free(tcp, tw, TCP_REASON_NORMAL);
-        tcp->free_head = tw->hash_next; /* take it back off the free stack */
-    }
-    return tw;
+    return NULL;
 }
 
 /* RFC 7323 5.4 recommends a random timestamp offset per connection; derived from the
@@ -307,10 +265,6 @@ void tcp_set_state(struct tcp *tcp, struct tcp_conn *c, enum tcp_state s, uint64
         if (l->half_open)
             l->half_open--;
     }
-    if (s == TCP_TIME_WAIT && c->state != TCP_TIME_WAIT)
-        tw_append(tcp, c);
-    else if (c->state == TCP_TIME_WAIT && s != TCP_TIME_WAIT)
-        tw_remove(tcp, c);
     c->state = s;
     c->state_since = now;
 }
@@ -363,6 +317,18 @@ uint32_t tcp_conns_in_use(const struct tcp *tcp)
     return tcp->n_used;
 }
 
+uint32_t tcp_slots_never_used(const struct tcp *tcp)
+{
+    return tcp->cfg.n_conns - tcp->n_fresh;
+}
+
+size_t tcp_untouched_bytes(const struct tcp *tcp)
+{
+    size_t slot = sizeof(struct tcp_conn) + tcp->cfg.rx_size + tcp->cfg.tx_size;
+    return (size_t)tcp_slots_never_used(tcp) * slot +
+           (size_t)(tcp->tw_cap - tcp->tw_fresh) * sizeof(struct tcp_tw);
+}
+
 /* ---- Demux ---------------------------------------------------------------------- */
 
 static struct tcp_listener *listener_for(struct tcp *tcp, uint16_t port)
@@ -373,16 +339,21 @@ static struct tcp_listener *listener_for(struct tcp *tcp, uint16_t port)
     return NULL;
 }
 
+bool tcp_listening(const struct tcp *tcp, uint16_t port)
+{
+    return listener_for((struct tcp *)tcp, port) != NULL;
+}
+
 /* RFC 6191 2: a SYN may reopen a TIME_WAIT connection when it is certainly new — its
  * timestamp is newer than any the old incarnation sent, or equal (timestamps tick in
  * milliseconds; a quick client reconnects within one) with a sequence number beyond the
  * old one's; without timestamps, the sequence number alone decides. */
-static bool may_reopen(const struct tcp_conn *c, const struct tcp_repr *seg)
+bool tcp_syn_is_new(bool ts, uint32_t ts_recent, uint32_t rcv_nxt, const struct tcp_repr *seg)
 {
-    if ((c->flags & CF_TS) && seg->has_ts)
-        return seq_gt(seg->ts_val, c->ts_recent) ||
-               (seg->ts_val == c->ts_recent && seq_gt(seg->seq, c->rcv_nxt));
-    return seq_gt(seg->seq, c->rcv_nxt);
+    if (ts && seg->has_ts)
+        return seq_gt(seg->ts_val, ts_recent) ||
+               (seg->ts_val == ts_recent && seq_gt(seg->seq, rcv_nxt));
+    return seq_gt(seg->seq, rcv_nxt);
 }
 
 void tcp_input(struct tcp *tcp, const struct ipv4_repr *ip, const uint8_t *buf, size_t len,
@@ -408,7 +379,8 @@ void tcp_input(struct tcp *tcp, const struct ipv4_repr *ip, const uint8_t *buf, 
     }
     struct tcp_conn *c = tcp_lookup(tcp, ip->src, seg.dst_port, seg.src_port);
     if (c && c->state == TCP_TIME_WAIT && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
-        listener_for(tcp, seg.dst_port) && may_reopen(c, &seg)) {
+        listener_for(tcp, seg.dst_port) &&
+        tcp_syn_is_new(c->flags & CF_TS, c->ts_recent, c->rcv_nxt, &seg)) {
         tcp->stats.time_wait_reopened++;
         tcp_conn_free(tcp, c, TCP_REASON_NORMAL);
         c = NULL;
@@ -417,6 +389,9 @@ void tcp_input(struct tcp *tcp, const struct ipv4_repr *ip, const uint8_t *buf, 
         tcp_input_conn(tcp, c, &seg, now);
         return;
     }
+    struct tcp_tw *tw = tcp_tw_lookup(tcp, ip->src, seg.dst_port, seg.src_port);
+    if (tw && tcp_tw_input(tcp, tw, &seg, now))
+        return;
     struct tcp_listener *l = listener_for(tcp, seg.dst_port);
     if (l) {
         tcp_input_listen(tcp, l, ip, &seg, now);
@@ -473,12 +448,14 @@ struct tcp_conn *tcp_connect(struct tcp *tcp, net_ip4 dst, uint16_t dst_port, ui
         uint32_t start = (uint32_t)net_rng_next(&tcp->rng) % EPHEMERAL_N;
         for (uint32_t k = 0; k < EPHEMERAL_N; k++) {
             uint16_t p = (uint16_t)(EPHEMERAL_LO + (start + k) % EPHEMERAL_N);
-            if (!listener_for(tcp, p) && !tcp_lookup(tcp, dst, p, dst_port)) {
+            if (!listener_for(tcp, p) && !tcp_lookup(tcp, dst, p, dst_port) &&
+                !tcp_tw_lookup(tcp, dst, p, dst_port)) {
                 src_port = p;
                 break;
             }
         }
-    } else if (tcp_lookup(tcp, dst, src_port, dst_port)) {
+    } else if (tcp_lookup(tcp, dst, src_port, dst_port) ||
+               tcp_tw_lookup(tcp, dst, src_port, dst_port)) {
         src_port = 0;
     }
     if (!src_port) {
@@ -644,6 +621,7 @@ int tcp_close(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
         queue_fin(tcp, c, now);
     else if (c->state == TCP_FIN_WAIT_2)
         tcp_arm(tcp, &c->keep_at, now + tcp->cfg.fin_wait_2_ns);
+    tcp_tw_settle(tcp, c, now); /* closed in TIME_WAIT: the slot is no longer needed */
     return NET_OK;
 }
 

@@ -4,7 +4,6 @@
 #include "tcp_internal.h"
 
 #define TCP_MIN_MSS 64 /* Linux refuses below 48; 64 keeps room for options */
-#define PAWS_IDLE_NS (24ull * 24 * 3600 * NET_NS_PER_SEC) /* RFC 7323 5.5 */
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
@@ -775,6 +774,7 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
             return;
     }
     tcp_output(tcp, c, now);
+    tcp_tw_settle(tcp, c, now); /* a closed connection's TIME_WAIT needs no slot */
 }
 
 void tcp_icmp_error(struct tcp *tcp, const struct icmp_error *e, uint64_t now)

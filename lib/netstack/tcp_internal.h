@@ -5,6 +5,7 @@
  * tcp_in.c     segment arrival: the state machine of RFC 9293 3.10.7
  * tcp_out.c    what to send and when: data, FIN, ACKs, RSTs, probes
  * tcp_timer.c  tcp_poll: retransmission, persist, delayed ACK, keep-alive, TIME_WAIT
+ * tcp_tw.c     TIME_WAIT of closed connections, in records apart from the slots
  * tcp_isn.c    RFC 6528 initial sequence numbers and SYN cookies
  * tcp_codec.c  tcp_parse / tcp_emit / tcp_checksum
  * tcp_sendq.c  the send queue: ring bytes and runs the application keeps in place
@@ -32,6 +33,22 @@
 #define CF_DYING 0x2000       /* being freed: verbs are no-ops */
 #define CF_PASSIVE 0x4000     /* made by a listener (SYN_RECEIVED returns there on RST) */
 #define CF_MORE 0x8000        /* tcp_send_more: the application has more to write at once */
+
+#define PAWS_IDLE_NS (24ull * 24 * 3600 * NET_NS_PER_SEC) /* RFC 7323 5.5 */
+
+/* Keyed with the secret, so a peer cannot predict which tuples share a bucket; a
+ * multiply-xorshift mix rather than SipHash, because it runs for every segment. Callers
+ * mask it to their power-of-two bucket count. */
+static inline uint32_t tcp_tuple_hash(const struct tcp *tcp, net_ip4 rip, uint16_t lport,
+                                      uint16_t rport)
+{
+    uint64_t h = ((uint64_t)rip << 32 | (uint32_t)lport << 16 | rport) ^ tcp->secret[1];
+    h *= 0x9e3779b97f4a7c15ull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return (uint32_t)h;
+}
 
 /* SYN cookies: what a stateless SYN-ACK must remember of the SYN. */
 struct tcp_syn_opts {
@@ -74,6 +91,10 @@ void tcp_arm(struct tcp *tcp, uint64_t *timer, uint64_t at);
 uint32_t tcp_ts_now(const struct tcp_conn *c, uint64_t now);
 uint32_t tcp_ts_offset(const struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport);
 uint8_t tcp_rcv_ws(const struct tcp *tcp);
+bool tcp_listening(const struct tcp *tcp, uint16_t port);
+/* RFC 6191 2: whether a SYN certainly starts a new incarnation of a connection in
+ * TIME_WAIT that last received `ts_recent` (when `ts`) and has taken up to `rcv_nxt`. */
+bool tcp_syn_is_new(bool ts, uint32_t ts_recent, uint32_t rcv_nxt, const struct tcp_repr *seg);
 
 /* tcp_out.c */
 void tcp_output(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
@@ -84,6 +105,12 @@ void tcp_send_rst(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 void tcp_retransmit_first(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 void tcp_send_probe(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
 bool tcp_window_update_due(const struct tcp_conn *c);
+/* The window field for a segment sent now, moving rcv_adv to the edge it announces. */
+uint16_t tcp_advertise(struct tcp_conn *c);
+/* A segment with no payload, built from `r` alone (no connection). */
+int tcp_xmit_bare(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, uint64_t now);
+/* RFC 5961 7: whether one more challenge ACK fits this second's allowance (counted). */
+bool tcp_challenge_ok(struct tcp *tcp, uint64_t now);
 /* Answer a segment that has no connection (RFC 9293 3.10.7.1). */
 void tcp_reply_rst(struct tcp *tcp, const struct ipv4_repr *ip, const struct tcp_repr *seg,
                    uint64_t now);
@@ -99,6 +126,18 @@ void tcp_input_conn(struct tcp *tcp, struct tcp_conn *c, const struct tcp_repr *
                     uint64_t now);
 void tcp_input_listen(struct tcp *tcp, struct tcp_listener *l, const struct ipv4_repr *ip,
                       const struct tcp_repr *seg, uint64_t now);
+
+/* tcp_tw.c */
+/* A connection in TIME_WAIT whose application has closed and whose last ACK is out goes
+ * on as a record, and its slot is freed; any other connection is left as it is. */
+void tcp_tw_settle(struct tcp *tcp, struct tcp_conn *c, uint64_t now);
+struct tcp_tw *tcp_tw_lookup(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport);
+/* A segment for a record's tuple (RFC 9293 3.10.7.4 in TIME_WAIT). False when the record
+ * has let it go instead: a SYN that reopens the connection, for the listener. */
+bool tcp_tw_input(struct tcp *tcp, struct tcp_tw *tw, const struct tcp_repr *seg,
+                  uint64_t now);
+/* End the records whose 2*MSL is over; returns when the next one ends (UINT64_MAX: none). */
+uint64_t tcp_tw_expire(struct tcp *tcp, uint64_t now);
 
 /* tcp_timer.c */
 void tcp_rtt_sample(struct tcp *tcp, struct tcp_conn *c, uint64_t rtt_ns);

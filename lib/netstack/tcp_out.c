@@ -33,6 +33,19 @@ bool tcp_window_update_due(const struct tcp_conn *c)
     return old - c->rcv_nxt < c->rx_size / 2 && window_edge(c) != old;
 }
 
+uint16_t tcp_advertise(struct tcp_conn *c)
+{
+    uint8_t ws = (c->flags & CF_WS) ? c->rcv_ws : 0;
+    uint32_t wnd = window_edge(c) - c->rcv_nxt;
+    /* Round up so the edge never appears to move left; input trims to the ring. */
+    uint32_t field = (wnd + (1u << ws) - 1) >> ws;
+    uint16_t window = (uint16_t)(field > 65535 ? 65535 : field);
+    uint32_t edge = c->rcv_nxt + ((uint32_t)window << ws);
+    if (seq_gt(edge, c->rcv_adv))
+        c->rcv_adv = edge;
+    return window;
+}
+
 /* Slices a segment's payload may need: one per run of the send queue, and one more
  * where the ring wraps (its runs are in ring order, so it wraps once at most). */
 #define PAYLOAD_SLICES (TCP_SPANS_MAX + 1)
@@ -71,6 +84,12 @@ static int xmit(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, struct n
     if (r->flags & TCP_RST)
         tcp->stats.tx_resets++;
     return NET_OK;
+}
+
+int tcp_xmit_bare(struct tcp *tcp, net_ip4 dst, const struct tcp_repr *r, uint64_t now)
+{
+    struct net_iov iov[1];
+    return xmit(tcp, dst, r, iov, 1, 0, now);
 }
 
 /* SACK blocks (RFC 2018 4): the range holding the latest arrival first, then the others
@@ -134,14 +153,7 @@ static int send_seg(struct tcp *tcp, struct tcp_conn *c, uint32_t seq, uint8_t f
         r.window = (uint16_t)(w > 65535 ? 65535 : w);
         c->rcv_adv = c->rcv_nxt + r.window;
     } else if (!(flags & TCP_RST)) {
-        uint8_t ws = (c->flags & CF_WS) ? c->rcv_ws : 0;
-        uint32_t wnd = window_edge(c) - c->rcv_nxt;
-        /* Round up so the edge never appears to move left; input trims to the ring. */
-        uint32_t field = (wnd + (1u << ws) - 1) >> ws;
-        r.window = (uint16_t)(field > 65535 ? 65535 : field);
-        uint32_t edge = c->rcv_nxt + ((uint32_t)r.window << ws);
-        if (seq_gt(edge, c->rcv_adv))
-            c->rcv_adv = edge;
+        r.window = tcp_advertise(c);
         r.has_ts = (c->flags & CF_TS) != 0;
         if ((c->flags & CF_SACK) && c->n_ooo)
             add_sack(c, &r);
@@ -342,6 +354,7 @@ void tcp_resume_blocked(struct tcp *tcp, uint64_t now)
         i = c->blocked_next;
         c->blocked = false;
         output(tcp, c, false, now);
+        tcp_tw_settle(tcp, c, now); /* a TIME_WAIT's last ACK may just have gone out */
     }
 }
 
@@ -362,7 +375,7 @@ void tcp_send_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
 }
 
 /* RFC 5961 7: challenge ACKs are rate-limited, so they cannot be used as an amplifier. */
-void tcp_send_challenge_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
+bool tcp_challenge_ok(struct tcp *tcp, uint64_t now)
 {
     if (now - tcp->challenge_refilled >= NET_NS_PER_SEC) {
         tcp->challenge_tokens = tcp->cfg.challenge_ack_limit;
@@ -370,11 +383,17 @@ void tcp_send_challenge_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
     }
     if (!tcp->challenge_tokens) {
         tcp->stats.challenge_acks_limited++;
-        return;
+        return false;
     }
     tcp->challenge_tokens--;
     tcp->stats.challenge_acks++;
-    tcp_send_ack(tcp, c, now);
+    return true;
+}
+
+void tcp_send_challenge_ack(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
+{
+    if (tcp_challenge_ok(tcp, now))
+        tcp_send_ack(tcp, c, now);
 }
 
 void tcp_send_rst(struct tcp *tcp, struct tcp_conn *c, uint64_t now)
@@ -423,8 +442,7 @@ void tcp_reply_rst(struct tcp *tcp, const struct ipv4_repr *ip, const struct tcp
                 ((seg->flags & TCP_FIN) ? 1 : 0);
         r.flags = TCP_RST | TCP_ACK;
     }
-    struct net_iov iov[1];
-    xmit(tcp, ip->src, &r, iov, 1, 0, now);
+    tcp_xmit_bare(tcp, ip->src, &r, now);
 }
 
 void tcp_send_cookie_synack(struct tcp *tcp, const struct ipv4_repr *ip,
@@ -452,6 +470,5 @@ void tcp_send_cookie_synack(struct tcp *tcp, const struct ipv4_repr *ip,
         r.ws = tcp_rcv_ws(tcp);
     }
     tcp->stats.syn_cookies_sent++;
-    struct net_iov iov[1];
-    xmit(tcp, ip->src, &r, iov, 1, 0, now);
+    tcp_xmit_bare(tcp, ip->src, &r, now);
 }

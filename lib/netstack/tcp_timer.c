@@ -159,7 +159,7 @@ void tcp_poll(struct tcp *tcp, uint64_t now)
         return;
     /* Timers armed while we walk (by a callback opening a connection) lower this. */
     tcp->next_deadline = UINT64_MAX;
-    uint64_t next = UINT64_MAX;
+    uint64_t next = tcp->tw_len ? tcp_tw_expire(tcp, now) : UINT64_MAX;
     /* Connections opened by a callback join at the head, behind us, and lower
      * next_deadline themselves; one freed ahead of us moves walk_next on (live_unlink). */
     for (uint32_t i = tcp->live_head; i; i = tcp->walk_next) {

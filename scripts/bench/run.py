@@ -551,9 +551,10 @@ class TapGuest:
             return False
         return any(curl_ok("/", 5) for _ in range(3))
 
-    # Quartz adds how many of those are connection slots never opened (allocated whole at
-    # boot, never touched): the row counts the rest, the pages that hold something.
-    MEM = re.compile(rb"^mem: pages in use (\d+)(?:.*; (\d+) of those in use are slots)?", re.M)
+    # Quartz adds how many of those are connection tables not touched yet (allocated whole
+    # at boot, touched as connections need them): the row counts the rest, the pages that
+    # hold something.
+    MEM = re.compile(rb"^mem: pages in use (\d+)(?:.*; (\d+) of those in use are)?", re.M)
 
     def pages_in_use(self, timeout=15):
         """Type `mem` on the guest's serial console and read its answer from the log: the
@@ -703,9 +704,10 @@ def bench_http():
     pages0 = row(g, "guest_pages_after_boot", "pages", "lower",
                  note="4 KiB pages in use as the guest counts them (`mem` typed on its serial "
                       "console, guest idle on the tap). Quartz: its page allocator's pages in "
-                      "use less those of connection slots never opened (the TCP and HTTP "
-                      "tables are taken whole at boot, sized to memory, and a slot is first "
-                      "touched when a connection first uses it); its image, site included, "
+                      "use less those of connection tables not touched yet (the TCP and HTTP "
+                      "tables and TIME_WAIT records are taken whole at boot, sized to memory, "
+                      "and a slot or record is first touched when a connection first uses "
+                      "it); its image, site included, "
                       "is not counted. "
                       "Linux: MemTotal - MemAvailable from /proc/meminfo, what it could not "
                       "give new work (kernel, nginx, the initramfs it keeps in RAM, site "

@@ -14,7 +14,7 @@ from qemu import ROOT, guest, accels, default_accel
 
 CONSOLE_UP = "console: type help"
 MEM = re.compile(r"^mem: pages in use (\d+), peak (\d+), total (\d+) \(4 KiB each\); (\d+) of "
-                 r"those in use are slots for connections never opened yet$", re.M)
+                 r"those in use are connection tables not touched yet$", re.M)
 
 
 @pytest.fixture(scope="module", autouse=True)

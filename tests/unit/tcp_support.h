@@ -292,6 +292,28 @@ static inline void peer_saw(struct peer *p, const struct seg *s)
         p->ts_ecr = s->r.ts_val;
 }
 
+/* Our FIN: FIN|ACK at our next sequence number, acknowledging all the peer sent. */
+static inline struct seg expect_our_fin(struct testbed *tb, struct peer *p)
+{
+    struct seg f = expect_flags(tb, TCP_FIN | TCP_ACK);
+    cr_assert_eq(f.r.seq, p->ack, "FIN at seq %u, expected %u", f.r.seq, p->ack);
+    cr_assert_eq(f.r.ack, p->seq, "FIN acknowledges %u, expected %u", f.r.ack, p->seq);
+    cr_assert_eq(f.len, 0);
+    peer_saw(p, &f);
+    return f;
+}
+
+/* A pure ACK from us: seq, ack exactly. */
+static inline struct seg expect_pure_ack(struct testbed *tb, uint32_t seq, uint32_t ack)
+{
+    struct seg a = expect_flags(tb, TCP_ACK);
+    cr_assert_eq(a.r.seq, seq, "ACK at seq %u, expected %u", a.r.seq, seq);
+    cr_assert_eq(a.r.ack, ack, "ACK acknowledges %u, expected %u", a.r.ack, ack);
+    cr_assert_eq(a.len, 0);
+    return a;
+}
+
+
 /* ---- Events and state ------------------------------------------------------------ */
 
 /* The last event of kind `ev` (for any connection when `c` is NULL), or NULL. */

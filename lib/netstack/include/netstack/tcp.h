@@ -10,9 +10,12 @@
  * Connections live in a table sized at init; every byte of memory (connection structs,
  * hash buckets, one receive and one send ring per connection) is caller storage of
  * TCP_MEM() bytes. Nothing is allocated later and nothing is lost: every connection
- * ends in CLOSED — by its close handshake, by TIME_WAIT (2*MSL, the oldest reused when
- * the table fills, a new SYN may reopen one as RFC 6191 allows), by a retry limit when
- * the peer vanishes, or by a RST — and its slot returns to the table.
+ * ends in CLOSED — by its close handshake, by TIME_WAIT, by a retry limit when the peer
+ * vanishes, or by a RST — and its slot returns to the table. A connection the
+ * application has closed waits out TIME_WAIT (2*MSL) in a small record instead of its
+ * slot (struct tcp_tw): the slot and its rings are free again as soon as the last ACK
+ * is out. A new SYN may reopen a TIME_WAIT as RFC 6191 allows, and when the records
+ * run out the oldest ends early.
  *
  * What it implements, with the RFC that says why next to the code:
  *   the full state machine with simultaneous open and close, half-close, abort;
@@ -159,7 +162,6 @@ struct tcp_conn {
     uint16_t local_port, remote_port;
     uint32_t hash_next; /* index + 1 of the next connection in its bucket, 0: none */
     uint32_t live_prev, live_next; /* index + 1 of the neighbours among the open, 0: none */
-    uint32_t tw_prev, tw_next;     /* the same among those in TIME_WAIT */
     uint32_t blocked_next; /* index + 1 of the next one waiting for the device, 0: none */
     bool blocked;          /* in the queue of connections waiting for the device */
     uint32_t gen;       /* bumped when the slot is freed: tells a callback its conn died */
@@ -275,7 +277,7 @@ struct tcp_stats {
     uint64_t syn_cookies_ok;
     uint64_t syn_cookies_bad;
     uint64_t table_full;       /* connections refused: no free slot */
-    uint64_t time_wait_reused; /* oldest TIME_WAIT taken for a new connection */
+    uint64_t time_wait_evicted; /* TIME_WAIT records ended early: all were in use */
     uint64_t time_wait_reopened; /* SYN accepted in TIME_WAIT (RFC 6191) */
     uint64_t tx_segments;
     uint64_t tx_bursts; /* of them, TSO bursts the device cut into segments */
@@ -290,10 +292,31 @@ struct tcp_stats {
     uint64_t opened, closed;
 };
 
+/* A connection in TIME_WAIT that the application has closed: what RFC 9293 3.10.7.4
+ * needs to answer its peer for 2*MSL (re-acknowledge a retransmitted FIN, keep old
+ * duplicates out, let a new SYN reopen it), kept apart from the slot (tcp_tw.c). */
+struct tcp_tw {
+    net_ip4 remote_ip;
+    uint16_t local_port, remote_port;
+    uint32_t snd_nxt, rcv_nxt;
+    uint32_t ack_floor; /* RFC 5961 5.2: an ACK below this is refused */
+    uint32_t rcv_wnd;   /* bytes past rcv_nxt we said we would take */
+    uint32_t ts_recent;
+    uint32_t hash_next; /* index + 1 of the next record in its bucket, 0: none */
+    uint64_t expires;   /* end of 2*MSL; 0: the record is free */
+    uint16_t window;    /* the window field of our ACKs */
+    uint8_t flags;      /* TW_* in tcp_tw.c */
+};
+
+/* TIME_WAIT records per connection slot: a server closing first can finish this many
+ * connections per slot each 2*MSL before the oldest TIME_WAIT ends early. */
+#define TCP_TW_PER_CONN 8
+
 /* Bytes of caller storage for `n` connections with rings of the given sizes. */
 #define TCP_MEM(n, rx_size, tx_size)                                                           \
     ((size_t)(n) * (sizeof(struct tcp_conn) + sizeof(uint32_t) + (size_t)(rx_size) +           \
-                    (size_t)(tx_size)) +                                                       \
+                    (size_t)(tx_size) + TCP_TW_PER_CONN * sizeof(struct tcp_tw) +              \
+                    2 * sizeof(uint32_t)) +                                                    \
      64)
 
 struct tcp_cfg {
@@ -347,9 +370,13 @@ struct tcp {
     uint32_t n_buckets; /* power of two */
     uint32_t n_used;
     uint32_t live_head; /* index + 1 of an open connection: all of them are linked from it */
-    /* index + 1 of the connections in TIME_WAIT, linked in the order they entered it
-     * (tw_prev/tw_next), so the oldest is at the head when the table is full */
-    uint32_t tw_head, tw_tail;
+    /* TIME_WAIT records (tcp_tw.c): a ring of tw_cap in the order their 2*MSL began, the
+     * oldest at tw_head; tw_len of them from there are taken (the free ones among them
+     * wait to reach the head), tw_live hold a TIME_WAIT. Records [0, tw_fresh) have been
+     * written. Found by tuple through their own buckets. */
+    struct tcp_tw *tw;
+    uint32_t *tw_buckets;
+    uint32_t tw_cap, tw_n_buckets, tw_head, tw_len, tw_live, tw_fresh;
     uint32_t walk_next; /* index + 1 of the next one tcp_poll visits, 0 outside tcp_poll */
     /* Connections the device turned away (no transmit buffer), oldest first (index + 1,
      * linked through blocked_next): tcp_poll lets them send again, in that order. */
@@ -426,8 +453,17 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info);
 /* tcp_conn_info's peer_closed alone: the peer sent FIN and every byte before it has been
  * read. For a server asking after each read, without filling in the rest. */
 bool tcp_peer_closed(const struct tcp_conn *c);
-/* Connections in use, TIME_WAIT included. */
+/* Connections holding a slot: every state but CLOSED, TIME_WAIT included while the
+ * application holds the connection (once closed, a TIME_WAIT is a record instead). */
 uint32_t tcp_conns_in_use(const struct tcp *tcp);
+/* TIME_WAIT records in use. */
+uint32_t tcp_time_wait_count(const struct tcp *tcp);
+/* Bytes of the TCP_MEM storage never written so far: slots (with their rings) and records
+ * no connection has needed yet. A guest counting its pages in use can tell them apart. */
+size_t tcp_untouched_bytes(const struct tcp *tcp);
+/* Slots that have never held a connection (state kept per slot beside TCP's, such as
+ * HTTP's, is untouched there too). */
+uint32_t tcp_slots_never_used(const struct tcp *tcp);
 
 /* An ICMP error quoting one of our segments (from icmp's ops->error). */
 void tcp_icmp_error(struct tcp *tcp, const struct icmp_error *e, uint64_t now);
