@@ -24,8 +24,15 @@ static const char *current;
         }                                                                                      \
     } while (0)
 
+/* Nothing writes this: boot.S leaves .bss to the ELF loader, which must have zeroed it. */
+static uint8_t bss_untouched[512];
+
 static void memory(void)
 {
+    bool bss_zero = true;
+    for (size_t i = 0; i < sizeof(bss_untouched); i++)
+        bss_zero &= ((volatile uint8_t *)bss_untouched)[i] == 0;
+    CHECK(bss_zero);
     uint64_t used = mem_stats()->pages_used;
     uint8_t *a = page_alloc(), *b = page_alloc();
     CHECK(a && b && a != b);

@@ -18,6 +18,9 @@ trap_stub_\vec:
     jmp trap_common
 .endm
 
+    /* Page-aligned, so the 4 KiB of stubs share the upper 48 bits of their addresses
+     * (trap_init steps one gate through the table). */
+    .balign 4096
     .globl trap_stubs
 trap_stubs:
     .altmacro

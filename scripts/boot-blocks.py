@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Where a TCG boot's time goes: the code QEMU translated, per boot phase and function.
 
-    scripts/boot-blocks.py [ELF] [--top N]
+    scripts/boot-blocks.py [ELF] [--top N] [--executed]
 
 Under TCG the first run of any basic block costs QEMU a translation, and a boot runs
 almost everything once: on this machine kernel/net.c's node_init took 1.04 ms the first
@@ -11,6 +11,11 @@ QEMU's in_asm log, maps each translated block to the kernel function it starts i
 and splits them into the phases of the guest's "boot: phases" line, in the order kmain
 enters them. It prints the phases with their block and instruction counts, and the
 functions with the most blocks in each. Firmware blocks (before entry) are left out.
+
+--executed counts instead the instructions the boot executes (QEMU's exec log, blocks
+unchained so each run of one is logged; a REP string instruction counts once per
+iteration, as it runs): the profile of a hypervisor that emulates every guest instruction,
+as this machine's KVM (PVM) does, where the boot's time follows that count.
 """
 import argparse
 import bisect
@@ -63,12 +68,23 @@ def blocks(log):
     return [tb for tb in tbs if tb]
 
 
-def boot_log(elf, log, seconds):
+def executions(log):
+    """The start address of each block run, in order (the exec log's lines)."""
+    runs = []
+    pat = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
+    for line in open(log, errors="replace"):
+        m = pat.match(line)
+        if m:
+            runs.append(int(m.group(1), 16))
+    return runs
+
+
+def boot_log(elf, log, seconds, executed=False):
     cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", "128M",
            "-kernel", str(elf), "-append", "ip=10.0.2.15/24 gw=10.0.2.2 port=80",
            "-nodefaults", "-display", "none", "-serial", "stdio",
            "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
-           "-d", "in_asm", "-D", str(log)]
+           "-d", "in_asm,exec,nochain" if executed else "in_asm", "-D", str(log)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     console, deadline = b"", time.monotonic() + seconds
     try:
@@ -88,6 +104,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("elf", nargs="?", default=ROOT / "build/quartz-unikernel.elf")
     ap.add_argument("--top", type=int, default=5, help="functions shown per phase")
+    ap.add_argument("--executed", action="store_true",
+                    help="count executed instructions, not translated blocks")
     args = ap.parse_args()
     syms = symbols(args.elf)
     starts = [s[0] for s in syms]
@@ -100,10 +118,13 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "in_asm.log"
-        console = boot_log(args.elf, log, 60)
+        console = boot_log(args.elf, log, 60, args.executed)
         if "boot: phases" not in console:
             sys.exit("boot-blocks: the guest never logged its phases:\n" + console)
         tbs = blocks(log)
+        if args.executed:
+            length = {tb[0]: len(tb) for tb in tbs}  # the last translation of each start
+            tbs = [[pc] * length.get(pc, 1) for pc in executions(log)]
     first_of = {fn: name for name, fn in PHASES if fn}
     phase, counts = PHASES[0][0], collections.OrderedDict()
     per_fn = collections.defaultdict(collections.Counter)
@@ -118,13 +139,19 @@ def main():
         n = counts.setdefault(phase, [0, 0])
         n[0] += 1
         n[1] += len(tb)
-        per_fn[phase][fn] += 1
+        per_fn[phase][fn] += len(tb) if args.executed else 1
     total = sum(n[0] for n in counts.values())
-    print("boot-blocks: %s, TCG: %d blocks (%d instructions) translated from entry to ready"
-          % (args.elf, total, sum(n[1] for n in counts.values())))
+    insns = sum(n[1] for n in counts.values())
+    if args.executed:
+        print("boot-blocks: %s, TCG: %d block runs, %d instructions executed from entry to "
+              "ready" % (args.elf, total, insns))
+    else:
+        print("boot-blocks: %s, TCG: %d blocks (%d instructions) translated from entry to "
+              "ready" % (args.elf, total, insns))
     for name, (nb, ni) in counts.items():
         top = ", ".join("%s %d" % kv for kv in per_fn[name].most_common(args.top))
-        print("  %-12s %4d blocks %5d insns  %s" % (name, nb, ni, top))
+        print("  %-12s %6d %s %7d insns  %s" % (name, nb, "runs" if args.executed else
+                                                 "blocks", ni, top))
     line = re.search(r"^boot: phases \(us\): .*$", console, re.M)
     print("the same boot's own account (slowed by the log): " + line.group(0).strip())
 

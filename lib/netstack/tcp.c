@@ -82,11 +82,12 @@ int tcp_init(struct tcp *tcp, const struct tcp_cfg *cfg, const struct tcp_ops *o
     tcp->buckets = (uint32_t *)p;
     p += (uintptr_t)cfg->n_conns * sizeof(uint32_t);
     memset(tcp->buckets, 0, tcp->n_buckets * sizeof(uint32_t));
-    /* Twice the connections' buckets: a full ring averages four records a chain, and only
-     * segments that match no connection look there. */
-    tcp->tw_n_buckets = 2 * tcp->n_buckets;
+    /* As many buckets as the connections have: a full ring averages eight records a chain,
+     * but only segments that match no connection (SYNs, strays) look there, and zeroing
+     * more at boot costs more under an emulating hypervisor. */
+    tcp->tw_n_buckets = tcp->n_buckets;
     tcp->tw_buckets = (uint32_t *)p;
-    p += (uintptr_t)2 * cfg->n_conns * sizeof(uint32_t);
+    p += (uintptr_t)cfg->n_conns * sizeof(uint32_t);
     memset(tcp->tw_buckets, 0, tcp->tw_n_buckets * sizeof(uint32_t));
     tcp->rings = (uint8_t *)p; /* the slots themselves wait until first used (n_fresh) */
     if (cfg->n_listeners)

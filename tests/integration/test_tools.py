@@ -97,3 +97,19 @@ def test_boot_blocks_profiles_a_tcg_boot_by_phase():
     # Each names the functions that cost it the most blocks.
     assert len(re.findall(r"insns  \w+ \d+", r.stdout)) == len(rows), r.stdout
     assert "boot: phases (us)" in r.stdout, r.stdout
+
+
+def test_boot_blocks_counts_executed_instructions_per_phase():
+    r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/boot-blocks.py"), "--executed",
+                        "--top", "8"], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"TCG: (\d+) block runs, (\d+) instructions executed", r.stdout)
+    assert m, r.stdout
+    runs, insns = int(m.group(1)), int(m.group(2))
+    rows = dict((m.group(1), int(m.group(3)))
+                for m in re.finditer(r"^  (\S+)\s+(\d+) runs\s+(\d+) insns", r.stdout, re.M))
+    assert len(rows) == 10 and sum(rows.values()) == insns and insns >= runs, r.stdout
+    # A loop runs its blocks many times: more runs than the boot has distinct blocks.
+    assert runs > 5000, r.stdout
+    # The network phase brings up the NIC: its ring setup is among what it executes.
+    assert re.search(r"^  network .*virtq_", r.stdout, re.M), r.stdout

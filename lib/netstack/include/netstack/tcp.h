@@ -316,7 +316,7 @@ struct tcp_tw {
 #define TCP_MEM(n, rx_size, tx_size)                                                           \
     ((size_t)(n) * (sizeof(struct tcp_conn) + sizeof(uint32_t) + (size_t)(rx_size) +           \
                     (size_t)(tx_size) + TCP_TW_PER_CONN * sizeof(struct tcp_tw) +              \
-                    2 * sizeof(uint32_t)) +                                                    \
+                    sizeof(uint32_t)) +                                                        \
      64)
 
 struct tcp_cfg {
