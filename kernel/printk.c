@@ -132,9 +132,9 @@ static void copy(char *d, const char *p, size_t n)
         *d++ = *p++;
 }
 
-/* A run of text into the sink: whole runs, since under an emulating hypervisor (PVM) a
- * boot's log cost more in per-character calls than in anything it logged. */
-static void emit(struct sink *s, const char *p, size_t n)
+/* A run of text into the sink, the general case: a full line flushes, ksnprintf keeps what
+ * fits. */
+static void emit_slow(struct sink *s, const char *p, size_t n)
 {
     if (!s->buf) {
         while (n) {
@@ -154,6 +154,21 @@ static void emit(struct sink *s, const char *p, size_t n)
     size_t room = s->len && s->pos < s->len - 1 ? s->len - 1 - s->pos : 0;
     copy(s->buf + s->pos, p, n < room ? n : room);
     s->pos += n;
+}
+
+/* A run of text into the sink. Log text comes in short runs between conversions, and under
+ * an emulating hypervisor (PVM) a call's fixed cost (~35 instructions) was most of a boot's
+ * logging: the usual case, a run that fits the line, is copied in place. */
+static inline __attribute__((always_inline)) void emit(struct sink *s, const char *p, size_t n)
+{
+    if (!s->buf && n <= sizeof(s->line) - s->staged) {
+        char *d = s->line + s->staged;
+        s->staged += n;
+        while (n--)
+            *d++ = *p++;
+        return;
+    }
+    emit_slow(s, p, n);
 }
 
 /* `width` characters of `c` (a space or a zero). */
