@@ -4,12 +4,17 @@ void conline_init(struct conline *l)
 {
     l->len = l->start = 0;
     l->buf[0] = 0;
-    l->overlong = l->after_cr = false;
+    l->overlong = l->lost = l->after_cr = false;
+}
+
+void conline_lost(struct conline *l)
+{
+    l->lost = true;
 }
 
 static enum conline_event finish(struct conline *l)
 {
-    bool overlong = l->overlong;
+    bool overlong = l->overlong, lost = l->lost;
     size_t end = l->len, start = 0;
     while (end && l->buf[end - 1] == ' ')
         end--;
@@ -18,7 +23,9 @@ static enum conline_event finish(struct conline *l)
     l->buf[end] = 0;
     l->start = start;
     l->len = 0;
-    l->overlong = false;
+    l->overlong = l->lost = false;
+    if (lost)
+        return CONLINE_LOST;
     if (overlong)
         return CONLINE_TOO_LONG;
     return start < end ? CONLINE_LINE : CONLINE_NONE;

@@ -6,7 +6,8 @@
  * Enter is CR or LF, and the LF of a CR LF pair is swallowed. Backspace (BS or DEL)
  * erases; tabs count as spaces; other control bytes and non-ASCII are ignored. A line
  * longer than CONLINE_MAX is not overflowed: the rest of it is dropped, unechoed, and
- * Enter reports it as CONLINE_TOO_LONG instead of running it. A finished line has its
+ * Enter reports it as CONLINE_TOO_LONG instead of running it; a line that lost bytes on
+ * the way (conline_lost) ends as CONLINE_LOST. A finished line has its
  * surrounding blanks trimmed; an empty one is CONLINE_NONE (the echo is just the newline).
  */
 #ifndef KERNEL_CONLINE_H
@@ -22,6 +23,7 @@ enum conline_event {
     CONLINE_NONE,     /* taken or ignored: nothing to run */
     CONLINE_LINE,     /* a line ended: conline_text() until the next feed */
     CONLINE_TOO_LONG, /* a line over CONLINE_MAX ended: discarded */
+    CONLINE_LOST,     /* a line with input missing (conline_lost) ended: discarded */
 };
 
 struct conline {
@@ -29,12 +31,16 @@ struct conline {
     size_t len;
     size_t start; /* the finished line's first non-blank, for conline_text */
     bool overlong;
+    bool lost;
     bool after_cr;
 };
 
 void conline_init(struct conline *l);
 /* Take one byte; `echo` (CONLINE_ECHO_MAX bytes) gets what to echo, NUL-terminated. */
 enum conline_event conline_feed(struct conline *l, char c, char *echo);
+/* Bytes of the line being typed were lost on the way (coninput.h): when it ends it is
+ * reported as CONLINE_LOST, not run. */
+void conline_lost(struct conline *l);
 /* The line that CONLINE_LINE announced, trimmed and NUL-terminated. */
 const char *conline_text(const struct conline *l);
 

@@ -4,8 +4,8 @@
 
 #include "apic.h"
 #include "arch.h"
+#include "coninput.h"
 #include "conline.h"
-#include "logring.h"
 #include "mem.h"
 #include "net.h"
 #include "printk.h"
@@ -20,10 +20,9 @@
 static struct console {
     struct task task;
     struct sched_waitq input; /* the task, while the ring is empty */
-    struct logring rx;        /* bytes from the interrupt, for the task */
+    struct coninput rx;       /* bytes from the interrupt, for the task */
     char rx_mem[RX_BYTES];
     struct conline line;
-    uint64_t rx_dropped;
 } con;
 
 static void cmd_help(void);
@@ -41,7 +40,7 @@ static void cmd_stats(void)
     cmd_mem();
     struct printk_stats p = printk_stats();
     klog("stats", "console: log %lu bytes, %lu waits on a full %lu KiB ring; input %lu bytes "
-         "dropped", p.bytes, p.full_waits, p.ring_bytes / 1024, con.rx_dropped);
+         "dropped", p.bytes, p.full_waits, p.ring_bytes / 1024, con.rx.dropped);
     net_report();
 }
 
@@ -87,6 +86,9 @@ static void take(struct console *c, char ch)
         run(conline_text(&c->line));
     else if (ev == CONLINE_TOO_LONG)
         klog("console", "line longer than %u characters, discarded", CONLINE_MAX);
+    else if (ev == CONLINE_LOST)
+        klog("console", "input came faster than the console took it: a line with bytes "
+             "missing, discarded (stats counts them)");
 }
 
 static void console_task(void *arg)
@@ -94,17 +96,20 @@ static void console_task(void *arg)
     struct console *c = arg;
     for (;;) {
         char b[64];
+        bool after_loss[sizeof(b)];
         cli();
-        size_t n = logring_peek(&c->rx, b, sizeof(b));
-        logring_consume(&c->rx, n);
+        size_t n = coninput_take(&c->rx, b, after_loss, sizeof(b));
         if (!n) {
             task_block(&c->input); /* the interrupt wakes us */
             sti();
             continue;
         }
         sti();
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            if (after_loss[i])
+                conline_lost(&c->line);
             take(c, b[i]);
+        }
     }
 }
 
@@ -113,18 +118,15 @@ static void on_irq(const struct trap_frame *f, void *ctx)
 {
     (void)f;
     struct console *c = ctx;
-    for (int ch; (ch = serial_read()) >= 0;) {
-        char b = (char)ch;
-        if (!logring_put(&c->rx, &b, 1))
-            c->rx_dropped++;
-    }
+    for (int ch; (ch = serial_read()) >= 0;)
+        coninput_put(&c->rx, (char)ch);
     task_wake_one(&c->input);
 }
 
 void console_start(void)
 {
     struct console *c = &con;
-    logring_init(&c->rx, c->rx_mem, sizeof(c->rx_mem));
+    coninput_init(&c->rx, c->rx_mem, sizeof(c->rx_mem));
     conline_init(&c->line);
     if (task_spawn(&c->task, "console", console_task, c) != 0) {
         klog("console", "no memory for its task: no commands");

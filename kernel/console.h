@@ -12,7 +12,8 @@
  *
  * anything else: one line, 'console: unknown command "..." (try help)'. A line longer
  * than CONLINE_MAX is discarded with a message. Input that finds the ring full (a paste
- * faster than the task runs) is counted and dropped.
+ * faster than the task runs) is counted and dropped, and the line it belonged to is
+ * discarded with a message, never run (coninput.h).
  */
 #ifndef KERNEL_CONSOLE_H
 #define KERNEL_CONSOLE_H

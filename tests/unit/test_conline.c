@@ -112,3 +112,15 @@ Test(conline, a_longer_line_is_discarded_whole_and_the_next_one_works)
     cr_assert_eq(feed(&l, "mem\n", echo, sizeof(echo)), CONLINE_LINE);
     cr_assert_str_eq(conline_text(&l), "mem");
 }
+
+Test(conline, a_line_that_lost_bytes_is_reported_not_run)
+{
+    struct conline l;
+    char echo[64];
+    conline_init(&l);
+    cr_assert_eq(feed(&l, "sta", echo, sizeof(echo)), CONLINE_NONE);
+    conline_lost(&l);
+    cr_assert_eq(feed(&l, "ts\r", echo, sizeof(echo)), CONLINE_LOST);
+    cr_assert_eq(feed(&l, "mem\r", echo, sizeof(echo)), CONLINE_LINE, "the mark ends with its line");
+    cr_assert_str_eq(conline_text(&l), "mem");
+}
