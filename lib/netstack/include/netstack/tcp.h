@@ -296,6 +296,7 @@ struct tcp_stats {
  * needs to answer its peer for 2*MSL (re-acknowledge a retransmitted FIN, keep old
  * duplicates out, let a new SYN reopen it), kept apart from the slot (tcp_tw.c). */
 struct tcp_tw {
+    uint64_t expires; /* end of 2*MSL; 0: the record is free */
     net_ip4 remote_ip;
     uint16_t local_port, remote_port;
     uint32_t snd_nxt, rcv_nxt;
@@ -303,7 +304,7 @@ struct tcp_tw {
     uint32_t rcv_wnd;   /* bytes past rcv_nxt we said we would take */
     uint32_t ts_recent;
     uint32_t hash_next; /* index + 1 of the next record in its bucket, 0: none */
-    uint64_t expires;   /* end of 2*MSL; 0: the record is free */
+    uint32_t hash_prev; /* index + 1 of the previous one, 0: it is the bucket's first */
     uint16_t window;    /* the window field of our ACKs */
     uint8_t flags;      /* TW_* in tcp_tw.c */
 };
