@@ -482,3 +482,28 @@ Test(tcp_time_wait, connect_will_not_reuse_a_tuple_in_time_wait)
     cr_assert_neq(conn_info(other).local_port, 50000);
     testbed_free(&tb);
 }
+
+/* What a guest counts as not yet touched (its `mem` line): slots and records leave the
+ * reserve as connections first need them, and never come back to it. */
+Test(tcp_time_wait, untouched_memory_shrinks_by_what_connections_first_use)
+{
+    struct testbed tb;
+    struct peer p;
+    tcp_start(&tb, &fast);
+    struct tcp *tcp = TCP_OF(&tb);
+    size_t slot = sizeof(struct tcp_conn) + tcp->cfg.rx_size + tcp->cfg.tx_size;
+    size_t all = TB_TCP_CONNS * (slot + TCP_TW_PER_CONN * sizeof(struct tcp_tw));
+    cr_assert_eq(tcp_untouched_bytes(tcp), all);
+    cr_assert_eq(tcp_slots_never_used(tcp), TB_TCP_CONNS);
+    p = peer_new(PEER_PORT, OUR_PORT, PO_ALL);
+    struct tcp_conn *c = open_passive(&tb, &p, T0 + 10 * MS);
+    cr_assert_eq(tcp_untouched_bytes(tcp), all - slot);
+    into_time_wait(&tb, c, &p, T0 + 100 * MS);
+    cr_assert_eq(tcp_untouched_bytes(tcp), all - slot - sizeof(struct tcp_tw));
+    cr_assert_eq(tcp_slots_never_used(tcp), TB_TCP_CONNS - 1);
+    /* The next connection reuses the freed slot: nothing new is touched. */
+    p = peer_new(PEER_PORT + 1, OUR_PORT, PO_ALL);
+    open_passive(&tb, &p, T0 + 200 * MS);
+    cr_assert_eq(tcp_untouched_bytes(tcp), all - slot - sizeof(struct tcp_tw));
+    testbed_free(&tb);
+}
