@@ -65,19 +65,19 @@ void head_date(struct head *h, uint64_t t)
     unsigned y, m, d;
     civil(days, &y, &m, &d);
     head_mem(h, wday[days % 7], 3);
-    head_str(h, ", ");
+    head_lit(h, ", ");
     two(h, d);
-    head_str(h, " ");
+    head_lit(h, " ");
     head_mem(h, mon[m - 1], 3);
-    head_str(h, " ");
+    head_lit(h, " ");
     head_u64(h, y);
-    head_str(h, " ");
+    head_lit(h, " ");
     two(h, (unsigned)(secs / 3600));
-    head_str(h, ":");
+    head_lit(h, ":");
     two(h, (unsigned)(secs / 60 % 60));
-    head_str(h, ":");
+    head_lit(h, ":");
     two(h, (unsigned)(secs % 60));
-    head_str(h, " GMT");
+    head_lit(h, " GMT");
 }
 
 static bool pchar(unsigned char c)

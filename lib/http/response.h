@@ -20,9 +20,12 @@ struct head {
 
 void head_init(struct head *h, char *buf, size_t cap);
 void head_str(struct head *h, const char *s);
+/* A string literal: its length is known at compile time, so no strlen runs per response. */
+#define head_lit(h, lit) head_mem((h), "" lit, sizeof(lit) - 1)
 void head_mem(struct head *h, const char *s, size_t n);
 void head_u64(struct head *h, uint64_t v);
 /* "Tue, 24 Nov 2026 08:00:00 GMT" (RFC 9110 5.6.7 IMF-fixdate) for Unix time `t`. */
+#define HEAD_DATE_LEN 29
 void head_date(struct head *h, uint64_t t);
 /* A path made safe for a Location header: bytes outside RFC 3986 pchar and '/'
  * percent-encoded. */

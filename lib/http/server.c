@@ -89,16 +89,26 @@ struct reply {
 
 static void common_headers(struct http_server *s, struct head *h, int status, uint64_t now)
 {
-    head_str(h, "HTTP/1.1 ");
+    head_lit(h, "HTTP/1.1 ");
     head_u64(h, (uint64_t)status);
-    head_str(h, " ");
+    head_lit(h, " ");
     head_str(h, http_reason(status));
-    head_str(h, "\r\nServer: Quartz-unikernel\r\n");
+    head_lit(h, "\r\nServer: Quartz-unikernel\r\n");
     uint64_t t = s->ops->wall_clock ? s->ops->wall_clock(s->ctx, now) : 0;
     if (t) { /* RFC 9110 6.6.1: a server without a clock sends no Date */
-        head_str(h, "Date: ");
-        head_date(h, t);
-        head_str(h, "\r\n");
+        /* Formatted once a second: a busy server answers many requests in each. */
+        if (t != s->date_at) {
+            struct head d;
+            head_init(&d, s->date, sizeof(s->date));
+            head_date(&d, t);
+            s->date_at = d.len == HEAD_DATE_LEN ? t : 0;
+        }
+        head_lit(h, "Date: ");
+        if (s->date_at)
+            head_mem(h, s->date, HEAD_DATE_LEN);
+        else
+            head_date(h, t); /* a year past 9999: wider than the cache */
+        head_lit(h, "\r\n");
     }
 }
 
@@ -110,51 +120,51 @@ static void start_reply(struct http_server *s, struct http_conn *hc, const struc
     head_init(&h, hc->head, sizeof(hc->head));
     common_headers(s, &h, r->status, now);
     if (r->file) {
-        head_str(&h, "Content-Type: ");
+        head_lit(&h, "Content-Type: ");
         head_mem(&h, r->file->mime, r->file->mime_len);
-        head_str(&h, "\r\nETag: ");
+        head_lit(&h, "\r\nETag: ");
         head_mem(&h, r->etag, r->etag_len);
-        head_str(&h, "\r\nCache-Control: no-cache\r\nAccept-Ranges: bytes\r\n");
+        head_lit(&h, "\r\nCache-Control: no-cache\r\nAccept-Ranges: bytes\r\n");
         if (r->vary)
-            head_str(&h, "Vary: Accept-Encoding\r\n");
+            head_lit(&h, "Vary: Accept-Encoding\r\n");
         if (r->gzip)
-            head_str(&h, "Content-Encoding: gzip\r\n");
+            head_lit(&h, "Content-Encoding: gzip\r\n");
     } else if (r->status != 304) {
-        head_str(&h, "Content-Type: text/html; charset=utf-8\r\n");
+        head_lit(&h, "Content-Type: text/html; charset=utf-8\r\n");
     }
     if (r->status == 206 || r->status == 416) {
-        head_str(&h, "Content-Range: bytes ");
+        head_lit(&h, "Content-Range: bytes ");
         if (r->status == 206) {
             head_u64(&h, r->first);
-            head_str(&h, "-");
+            head_lit(&h, "-");
             head_u64(&h, r->first + r->len - 1);
         } else {
-            head_str(&h, "*");
+            head_lit(&h, "*");
         }
-        head_str(&h, "/");
+        head_lit(&h, "/");
         head_u64(&h, r->full_len);
-        head_str(&h, "\r\n");
+        head_lit(&h, "\r\n");
     }
     if (r->status == 405)
-        head_str(&h, "Allow: GET, HEAD\r\n");
+        head_lit(&h, "Allow: GET, HEAD\r\n");
     if (r->location) {
-        head_str(&h, "Location: ");
+        head_lit(&h, "Location: ");
         head_path(&h, r->location, r->location_len);
-        head_str(&h, "/\r\n");
+        head_lit(&h, "/\r\n");
     }
     if (r->status != 304) { /* RFC 9110 8.6: HEAD says what GET would send */
-        head_str(&h, "Content-Length: ");
+        head_lit(&h, "Content-Length: ");
         head_u64(&h, r->len);
-        head_str(&h, "\r\n");
+        head_lit(&h, "\r\n");
     }
     if (hc->close_after)
-        head_str(&h, "Connection: close\r\n");
+        head_lit(&h, "Connection: close\r\n");
     else if (req && req->minor == 0)
-        head_str(&h, "Connection: keep-alive\r\n");
-    head_str(&h, "\r\n");
+        head_lit(&h, "Connection: keep-alive\r\n");
+    head_lit(&h, "\r\n");
     if (h.overflow) { /* cannot happen with HTTP_RESP_HEAD_MAX sized for our headers */
         head_init(&h, hc->head, sizeof(hc->head));
-        head_str(&h, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+        head_lit(&h, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
                      "Connection: close\r\n\r\n");
         hc->close_after = true;
         r = NULL;

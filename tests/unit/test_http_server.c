@@ -58,6 +58,8 @@ Test(http_server, date_is_an_imf_fixdate_from_the_wall_clock)
         {951782399, "Mon, 28 Feb 2000 23:59:59 GMT"},
         {951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},
         {1709251199, "Thu, 29 Feb 2024 23:59:59 GMT"},
+        {784111777, "Sun, 06 Nov 1994 08:49:37 GMT"}, /* a clock stepped back */
+        {253402300800, "Sat, 01 Jan 10000 00:00:00 GMT"}, /* wider than the cached form */
         {4102444799, "Thu, 31 Dec 2099 23:59:59 GMT"},
     };
     struct hs_cfg cfg = {.wall = cases[0].t};
@@ -66,6 +68,8 @@ Test(http_server, date_is_an_imf_fixdate_from_the_wall_clock)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         h->wall = cases[i].t;
         struct resp r = hs_get(h, c, i % 2 ? "/nothing" : "/data.bin", "");
+        expect_hdr(&r, "Date", cases[i].date);
+        r = hs_get(h, c, "/data.bin", ""); /* the same second again: the server's copy */
         expect_hdr(&r, "Date", cases[i].date);
     }
     /* RFC 9110 6.6.1: an origin server with a clock sends Date in every 2xx-4xx. */

@@ -101,6 +101,8 @@ struct http_server {
     struct http_conn *live;
     uint32_t n_live;
     uint64_t next_deadline; /* a lower bound, like TCP's */
+    uint64_t date_at; /* the Unix second `date` holds (0: none) */
+    char date[32];    /* its IMF-fixdate, for the Date header */
     struct http_stats stats;
 };
 
