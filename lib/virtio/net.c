@@ -1,5 +1,6 @@
 #include "virtio/net.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Both queues use the legacy layout at 4096 alignment: version 1 requires it and
@@ -93,7 +94,7 @@ int vnet_init(struct vnet *n, struct virtio_mmio *t, const struct vnet_cfg *cfg,
         cfg->queue_size > VNET_QUEUE_MAX || cfg->tso_bufs > VNET_TSO_BUFS_MAX ||
         ((uintptr_t)cfg->mem & 4095) || cfg->mem_len < vnet_mem_bytes(cfg->queue_size, cfg->tso_bufs))
         return VIRTIO_EINVAL;
-    memset(n, 0, sizeof(*n));
+    memset(n, 0, offsetof(struct vnet, rx_slots)); /* the tables need no clearing */
     n->t = t;
     n->ops = ops;
     n->ctx = ctx;
