@@ -85,10 +85,9 @@ int tcp_init(struct tcp *tcp, const struct tcp_cfg *cfg, const struct tcp_ops *o
     /* As many buckets as the connections have: a full ring averages eight records a chain,
      * but only segments that match no connection (SYNs, strays) look there, and zeroing
      * more at boot costs more under an emulating hypervisor. */
-    tcp->tw_n_buckets = tcp->n_buckets;
     tcp->tw_buckets = (uint32_t *)p;
     p += (uintptr_t)cfg->n_conns * sizeof(uint32_t);
-    memset(tcp->tw_buckets, 0, tcp->tw_n_buckets * sizeof(uint32_t));
+    memset(tcp->tw_buckets, 0, tcp->n_buckets * sizeof(uint32_t));
     tcp->rings = (uint8_t *)p; /* the slots themselves wait until first used (n_fresh) */
     if (cfg->n_listeners)
         memset(cfg->listeners, 0, cfg->n_listeners * sizeof(*cfg->listeners));
@@ -332,7 +331,7 @@ size_t tcp_untouched_bytes(const struct tcp *tcp)
 
 /* ---- Demux ---------------------------------------------------------------------- */
 
-static struct tcp_listener *listener_for(struct tcp *tcp, uint16_t port)
+static struct tcp_listener *listener_for(const struct tcp *tcp, uint16_t port)
 {
     for (size_t i = 0; i < tcp->cfg.n_listeners; i++)
         if (tcp->cfg.listeners[i].port == port)
@@ -342,7 +341,7 @@ static struct tcp_listener *listener_for(struct tcp *tcp, uint16_t port)
 
 bool tcp_listening(const struct tcp *tcp, uint16_t port)
 {
-    return listener_for((struct tcp *)tcp, port) != NULL;
+    return listener_for(tcp, port) != NULL;
 }
 
 /* RFC 6191 2: a SYN may reopen a TIME_WAIT connection when it is certainly new — its

@@ -24,7 +24,7 @@
 
 static uint32_t *chain_of(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport)
 {
-    return &tcp->tw_buckets[tcp_tuple_hash(tcp, rip, lport, rport) & (tcp->tw_n_buckets - 1)];
+    return &tcp->tw_buckets[tcp_tuple_hash(tcp, rip, lport, rport) & (tcp->n_buckets - 1)];
 }
 
 struct tcp_tw *tcp_tw_lookup(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint16_t rport)
@@ -39,7 +39,17 @@ struct tcp_tw *tcp_tw_lookup(struct tcp *tcp, net_ip4 rip, uint16_t lport, uint1
     return NULL;
 }
 
-/* Out of its bucket and free; the ring keeps its place until it reaches the head. Chains
+/* Pop free records off the head, so the head is a live record or the ring is empty. */
+static void trim(struct tcp *tcp)
+{
+    while (tcp->tw_len && !tcp->tw[tcp->tw_head].expires) {
+        tcp->tw_head = tcp->tw_head + 1 == tcp->tw_cap ? 0 : tcp->tw_head + 1;
+        tcp->tw_len--;
+    }
+}
+
+/* Out of its bucket and free; the ring keeps its place until it reaches the head (and
+ * the head, if that is where it is, moves on past it and any free ones behind). Chains
  * are doubly linked: under load a full ring ends a record for every new one, and that
  * should not walk the chain (eight records long on average when the ring is full). */
 static void release(struct tcp *tcp, struct tcp_tw *tw)
@@ -53,15 +63,7 @@ static void release(struct tcp *tcp, struct tcp_tw *tw)
     tw->hash_next = tw->hash_prev = 0;
     tw->expires = 0;
     tcp->tw_live--;
-}
-
-/* Pop free records off the head, so the head is a live record or the ring is empty. */
-static void trim(struct tcp *tcp)
-{
-    while (tcp->tw_len && !tcp->tw[tcp->tw_head].expires) {
-        tcp->tw_head = tcp->tw_head + 1 == tcp->tw_cap ? 0 : tcp->tw_head + 1;
-        tcp->tw_len--;
-    }
+    trim(tcp);
 }
 
 /* Take the ring's next record for `rec`, until `expires`. */
@@ -69,8 +71,7 @@ static struct tcp_tw *place(struct tcp *tcp, const struct tcp_tw *rec, uint64_t 
 {
     if (tcp->tw_len == tcp->tw_cap) {
         tcp->stats.time_wait_evicted++;
-        release(tcp, &tcp->tw[tcp->tw_head]); /* trim() then takes it off the ring */
-        trim(tcp);
+        release(tcp, &tcp->tw[tcp->tw_head]);
     }
     uint32_t at = tcp->tw_head + tcp->tw_len;
     if (at >= tcp->tw_cap)
@@ -98,7 +99,6 @@ static struct tcp_tw *restart(struct tcp *tcp, struct tcp_tw *tw, uint64_t now)
 {
     struct tcp_tw rec = *tw;
     release(tcp, tw);
-    trim(tcp);
     return place(tcp, &rec, now + 2 * tcp->cfg.msl_ns);
 }
 
@@ -182,7 +182,6 @@ bool tcp_tw_input(struct tcp *tcp, struct tcp_tw *tw, const struct tcp_repr *seg
         tcp_syn_is_new(tw->flags & TW_TS, tw->ts_recent, tw->rcv_nxt, seg)) {
         tcp->stats.time_wait_reopened++;
         release(tcp, tw);
-        trim(tcp);
         return false;
     }
     /* RFC 7323 5.3 (PAWS): an old timestamp means an old duplicate. */
@@ -210,7 +209,6 @@ bool tcp_tw_input(struct tcp *tcp, struct tcp_tw *tw, const struct tcp_repr *seg
         }
         tcp->stats.rx_resets++;
         release(tcp, tw);
-        trim(tcp);
         return true;
     }
     if (seg->flags & TCP_SYN) {
@@ -254,7 +252,6 @@ uint64_t tcp_tw_expire(struct tcp *tcp, uint64_t now)
 {
     while (tcp->tw_len && tcp->tw[tcp->tw_head].expires <= now) {
         release(tcp, &tcp->tw[tcp->tw_head]);
-        trim(tcp);
     }
     return tcp->tw_len ? tcp->tw[tcp->tw_head].expires : UINT64_MAX;
 }

@@ -374,10 +374,10 @@ struct tcp {
     /* TIME_WAIT records (tcp_tw.c): a ring of tw_cap in the order their 2*MSL began, the
      * oldest at tw_head; tw_len of them from there are taken (the free ones among them
      * wait to reach the head), tw_live hold a TIME_WAIT. Records [0, tw_fresh) have been
-     * written. Found by tuple through their own buckets. */
+     * written. Found by tuple through buckets of their own, as many as the connections'. */
     struct tcp_tw *tw;
     uint32_t *tw_buckets;
-    uint32_t tw_cap, tw_n_buckets, tw_head, tw_len, tw_live, tw_fresh;
+    uint32_t tw_cap, tw_head, tw_len, tw_live, tw_fresh;
     uint32_t walk_next; /* index + 1 of the next one tcp_poll visits, 0 outside tcp_poll */
     /* Connections the device turned away (no transmit buffer), oldest first (index + 1,
      * linked through blocked_next): tcp_poll lets them send again, in that order. */
