@@ -8,8 +8,8 @@
  * Output goes into a 16 KiB log ring, a line (up to 256 bytes) at a time with interrupts
  * off, and reaches the UART in order: a FIFO burst at a time from the idle loop
  * (printk_drain_step), synchronously when the ring is full (the writer waits; nothing is
- * dropped), and all of it before a panic report (printk_panic) or a machine exit
- * (printk_flush). log=sync on the command line (printk_set_sync) writes every line
+ * dropped), and all of it at ready, before a panic report (printk_panic) or before a
+ * machine exit (printk_flush). log=sync on the command line (printk_set_sync) writes every line
  * through at once, as before the ring: for a hang during boot, where nothing idles.
  */
 #ifndef KERNEL_PRINTK_H
