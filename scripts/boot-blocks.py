@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Where a TCG boot's time goes: the code QEMU translated, per boot phase and function.
 
-    scripts/boot-blocks.py [ELF] [--top N] [--executed]
+    scripts/boot-blocks.py [ELF] [--top N] [--executed] [--json]
 
 Under TCG the first run of any basic block costs QEMU a translation, and a boot runs
 almost everything once: on this machine kernel/net.c's node_init took 1.04 ms the first
@@ -16,10 +16,13 @@ functions with the most blocks in each. Firmware blocks (before entry) are left 
 unchained so each run of one is logged; a REP string instruction counts once per
 iteration, as it runs): the profile of a hypervisor that emulates every guest instruction,
 as this machine's KVM (PVM) does, where the boot's time follows that count.
+
+--json prints the same as one JSON object (make bench's boot profile reads it).
 """
 import argparse
 import bisect
 import collections
+import json
 import os
 import re
 import subprocess
@@ -35,7 +38,7 @@ PHASES = [("entry->kmain", None), ("console", "kmain"), ("memory", "mem_init"),
           ("paging", "paging_init"), ("apic", "apic_init"), ("clock", "clock_init"),
           ("tasks", "task_init"), ("devices", "devices_probe"),
           ("wallclock", "wallclock_init"), ("network", "net_start")]
-READY = "clock_refine_start"  # kmain's first call after "ready": the profile ends there
+READY = "printk_flush"  # kmain's first call after "ready": the profile ends there
 
 
 def symbols(elf):
@@ -106,6 +109,7 @@ def main():
     ap.add_argument("--top", type=int, default=5, help="functions shown per phase")
     ap.add_argument("--executed", action="store_true",
                     help="count executed instructions, not translated blocks")
+    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args()
     syms = symbols(args.elf)
     starts = [s[0] for s in syms]
@@ -142,6 +146,16 @@ def main():
         per_fn[phase][fn] += len(tb) if args.executed else 1
     total = sum(n[0] for n in counts.values())
     insns = sum(n[1] for n in counts.values())
+    line = re.search(r"^boot: phases \(us\): .*$", console, re.M)
+    if args.json:
+        print(json.dumps({
+            "elf": str(args.elf), "counted": "executed" if args.executed else "translated",
+            "blocks": total, "insns": insns,
+            "phases": [{"phase": name, "blocks": nb, "insns": ni,
+                        "top": per_fn[name].most_common(args.top)}
+                       for name, (nb, ni) in counts.items()],
+            "console_phases": line.group(0).strip()}))
+        return
     if args.executed:
         print("boot-blocks: %s, TCG: %d block runs, %d instructions executed from entry to "
               "ready" % (args.elf, total, insns))
@@ -152,7 +166,6 @@ def main():
         top = ", ".join("%s %d" % kv for kv in per_fn[name].most_common(args.top))
         print("  %-12s %6d %s %7d insns  %s" % (name, nb, "runs" if args.executed else
                                                  "blocks", ni, top))
-    line = re.search(r"^boot: phases \(us\): .*$", console, re.M)
     print("the same boot's own account (slowed by the log): " + line.group(0).strip())
 
 

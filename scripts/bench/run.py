@@ -15,6 +15,8 @@ Groups, each alternating A B A B .. over rounds (A = Quartz, B = its peer):
   boot  QEMU start -> first HTTP 200 through user networking (Quartz, Linux + nginx), the
         floor (QEMU start -> exit of a PVH ELF that only prints), the guests' own
         entry -> ready figures and QEMU start -> their listening line on the console.
+        Then where Quartz's boot goes (boot_profile.py): its phases by its own clock
+        beside the blocks translated and instructions executed per phase.
   http  wrk over a tap device in a namespace made here (10.0.0.1 <-> guest 10.0.0.2):
         1/10/100 connections, keep-alive and Connection: close, / and a 1 MiB file;
         Quartz and Linux under TCG with the same QEMU flags, Quartz under KVM beside them.
@@ -43,6 +45,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from boot_profile import BootProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 os.chdir(ROOT)
@@ -82,6 +86,7 @@ PEER = "linux-nginx"
 started = []           # every Popen we made, so cleanup can stop exactly those
 netns = None
 events = []            # what went wrong, one string per occurrence (counted in the report)
+boot_prof = BootProfile()  # where Quartz's boot goes, filled by bench_boot
 
 
 def say(msg):
@@ -370,7 +375,8 @@ def boot_to_200(kind, accel, timeout=90):
         say("%s %s: no 200 within %d s; console tail:\n%s" % (kind, accel, timeout,
                                                              tail(log)))
         return None
-    res = {"to_200": t200 * 1e3, "to_listen_line": con.found.get("listen", 0) * 1e3 or None}
+    res = {"to_200": t200 * 1e3, "to_listen_line": con.found.get("listen", 0) * 1e3 or None,
+           "console": text}
     if kind == "quartz":
         m = re.search(r"boot: ready in ([\d.]+) ms from entry", text)
         res["entry"] = float(m.group(1)) if m else None
@@ -433,12 +439,15 @@ def bench_boot():
                 fl[accel] = floor_exit(accel)
                 if fl[accel] is not None:
                     floors[accel].append(fl[accel])
+                boot_prof.add_floor(accel, fl[accel])
                 continue
             res = boot_to_200(kind, accel)
             if res is None:
                 for x in (b200, over, listen, entry):
                     x.failures += 1
                 continue
+            if kind == "quartz":
+                boot_prof.add_boot(accel, res, res["console"], fl.get(accel))
             if kind == "quartz" and accel == "tcg":
                 dst = "q"
             elif kind == "quartz":
@@ -460,6 +469,8 @@ def bench_boot():
     over.extra["floor_kvm_ms"] = sig(median(floors["kvm"]))
     over.note += "; floor median %s ms (tcg), %s ms (kvm)" % (
         fmt(median(floors["tcg"])), fmt(median(floors["kvm"])))
+    say("boot profile: blocks and instructions per phase (scripts/boot-blocks.py)")
+    boot_prof.count(ELF)
 
 
 def last(xs):
@@ -1122,6 +1133,9 @@ def write_markdown(path, meta, plot_rel):
         lines = table_lines(g)
         if lines:
             out += ["### " + GROUP_TITLES[g], ""] + lines + [""]
+    profile = boot_prof.lines()
+    if profile:
+        out += ["### Where Quartz's boot goes", ""] + profile
     notes = [(r.name, r.note) for r in rows.values() if r.note and r.group != "http"]
     if notes:
         out += ["### What each row measures", "", HTTP_NOTE, ""]
@@ -1149,6 +1163,9 @@ def report(meta):
         if lines:
             print("\n" + GROUP_TITLES[g])
             print("\n".join(lines))
+    profile = boot_prof.lines()
+    if profile:
+        print("\nWhere Quartz's boot goes\n" + "\n".join(profile))
     problems = meta["problems"]
     if problems:
         print("\nProblems:\n" + "\n".join("  - " + p for p in problems))
@@ -1203,7 +1220,7 @@ def main():
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M %Z").strip(),
             "quick": QUICK, "machine": machine(), "load_before": lb, "load_after": load(),
             "minutes": (time.monotonic() - t0) / 60, "config": CFG,
-            "problems": problems()}
+            "problems": problems(), "boot_profile": boot_prof.summary()}
     report(meta)
 
 

@@ -1,4 +1,5 @@
 """The developer tools: the purity gate, the replay CLI and the bisect driver."""
+import json
 import re
 import shutil
 import subprocess
@@ -97,6 +98,19 @@ def test_boot_blocks_profiles_a_tcg_boot_by_phase():
     # Each names the functions that cost it the most blocks.
     assert len(re.findall(r"insns  \w+ \d+", r.stdout)) == len(rows), r.stdout
     assert "boot: phases (us)" in r.stdout, r.stdout
+
+
+def test_boot_blocks_json_is_the_same_profile_for_a_program():
+    r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/boot-blocks.py"), "--json",
+                        "--top", "3"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    prof = json.loads(r.stdout)
+    phases = prof["phases"]
+    assert prof["counted"] == "translated" and len(phases) == 10, prof
+    assert sum(p["blocks"] for p in phases) == prof["blocks"] > 0, prof
+    assert sum(p["insns"] for p in phases) == prof["insns"] >= prof["blocks"], prof
+    assert all(1 <= len(p["top"]) <= 3 for p in phases), prof
+    assert prof["console_phases"].startswith("boot: phases (us): entry->kmain "), prof
 
 
 def test_boot_blocks_counts_executed_instructions_per_phase():
