@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Where a TCG boot's time goes: the code QEMU translated, per boot phase and function.
 
-    scripts/boot-blocks.py [ELF] [--top N] [--executed] [--json]
+    scripts/boot-blocks.py [ELF] [--top N] [--executed] [--request] [--json]
 
 Under TCG the first run of any basic block costs QEMU a translation, and a boot runs
 almost everything once: on this machine kernel/net.c's node_init took 1.04 ms the first
@@ -17,6 +17,11 @@ unchained so each run of one is logged; a REP string instruction counts once per
 iteration, as it runs): the profile of a hypervisor that emulates every guest instruction,
 as this machine's KVM (PVM) does, where the boot's time follows that count.
 
+--request profiles instead the guest's first HTTP request: once the booted guest is idle,
+one GET / on a new connection through a forwarded port on 127.0.0.1, and the code the
+guest translates (or executes) from then until the connection has closed, per function.
+Under TCG the first request pays for its code as the boot does.
+
 --json prints the same as one JSON object (make bench's boot profile reads it).
 """
 import argparse
@@ -25,6 +30,7 @@ import collections
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,10 +63,16 @@ def symbols(elf):
     return syms
 
 
-def blocks(log):
+def lines_from(log, offset):
+    with open(log, errors="replace") as f:
+        f.seek(offset)
+        yield from f
+
+
+def blocks(log, offset=0):
     """Each translated block as the list of its instruction addresses, in order."""
     tbs, cur = [], None
-    for line in open(log, errors="replace"):
+    for line in lines_from(log, offset):
         if line.startswith("IN:"):
             cur = []
             tbs.append(cur)
@@ -71,36 +83,88 @@ def blocks(log):
     return [tb for tb in tbs if tb]
 
 
-def executions(log):
+def executions(log, offset=0):
     """The start address of each block run, in order (the exec log's lines)."""
     runs = []
     pat = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
-    for line in open(log, errors="replace"):
+    for line in lines_from(log, offset):
         m = pat.match(line)
         if m:
             runs.append(int(m.group(1), 16))
     return runs
 
 
-def boot_log(elf, log, seconds, executed=False):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def first_request(port, seconds):
+    """GET / on a new connection; the response's bytes (the guest closes after it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: quartz\r\nConnection: close\r\n\r\n")
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+
+
+def boot_log(elf, log, seconds, executed=False, request=False):
+    """Boot ELF under TCG with QEMU's log in `log`; return (console text, the log's offset
+    where the request began, or None, and the response)."""
+    port = free_port() if request else None
+    netdev = "user,id=n0" + (",hostfwd=tcp:127.0.0.1:%d-:80" % port if request else "")
     cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", "128M",
            "-kernel", str(elf), "-append", "ip=10.0.2.15/24 gw=10.0.2.2 port=80",
            "-nodefaults", "-display", "none", "-serial", "stdio",
-           "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+           "-netdev", netdev, "-device", "virtio-net-device,netdev=n0",
            "-d", "in_asm,exec,nochain" if executed else "in_asm", "-D", str(log)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     console, deadline = b"", time.monotonic() + seconds
+    # The console's prompt comes after ready; the gateway's reply, the network task's
+    # first round, is the last thing a booting guest does before it idles.
+    until = b"network: gateway" if request else b"boot: phases"
+    mark, response = None, b""
     try:
         os.set_blocking(p.stdout.fileno(), False)
-        while time.monotonic() < deadline and b"boot: phases" not in console:
+        while time.monotonic() < deadline and until not in console:
             console += p.stdout.read() or b""
             time.sleep(0.05)
-        time.sleep(0.2)  # the rest of the phases line
+        time.sleep(0.2)  # the rest of the line; the guest idle
         console += p.stdout.read() or b""
+        if request and until in console:
+            mark = log.stat().st_size  # QEMU flushes its log after each block it writes
+            response = first_request(port, seconds)
+            time.sleep(0.2)  # the guest's last ACKs and timers
     finally:
         p.terminate()
         p.wait()
-    return console.decode(errors="replace").replace("\r", "")
+    return console.decode(errors="replace").replace("\r", ""), mark, response
+
+
+def report_request(args, tbs, owner):
+    per_fn = collections.Counter()
+    for tb in tbs:
+        per_fn[owner(tb[0]) or "(outside the kernel)"] += len(tb) if args.executed else 1
+    total, insns = len(tbs), sum(len(tb) for tb in tbs)
+    what = "executed" if args.executed else "translated"
+    top = per_fn.most_common(args.top)
+    if args.json:
+        print(json.dumps({"elf": str(args.elf), "counted": what, "what": "first request",
+                          "blocks": total, "insns": insns, "top": top}))
+        return
+    if args.executed:
+        print("boot-blocks: %s, TCG: %d block runs, %d instructions executed for the first "
+              "request (GET / on a new connection, once the guest idles)"
+              % (args.elf, total, insns))
+    else:
+        print("boot-blocks: %s, TCG: %d blocks (%d instructions) translated for the first "
+              "request (GET / on a new connection, once the guest idles)"
+              % (args.elf, total, insns))
+    print("  " + ", ".join("%s %d" % kv for kv in top))
 
 
 def main():
@@ -109,6 +173,8 @@ def main():
     ap.add_argument("--top", type=int, default=5, help="functions shown per phase")
     ap.add_argument("--executed", action="store_true",
                     help="count executed instructions, not translated blocks")
+    ap.add_argument("--request", action="store_true",
+                    help="profile the first HTTP request after boot, not the boot")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args()
     syms = symbols(args.elf)
@@ -122,13 +188,22 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "in_asm.log"
-        console = boot_log(args.elf, log, 60, args.executed)
+        console, mark, response = boot_log(args.elf, log, 60, args.executed, args.request)
+        if args.request and not response.startswith(b"HTTP/1.1 200"):
+            sys.exit("boot-blocks: no 200 for the first request (%r); console:\n%s"
+                     % (response[:40], console))
         if "boot: phases" not in console:
             sys.exit("boot-blocks: the guest never logged its phases:\n" + console)
-        tbs = blocks(log)
+        start = mark if args.request else 0
         if args.executed:
-            length = {tb[0]: len(tb) for tb in tbs}  # the last translation of each start
-            tbs = [[pc] * length.get(pc, 1) for pc in executions(log)]
+            # A block runs as its last translation was; it may predate the request.
+            length = {tb[0]: len(tb) for tb in blocks(log)}
+            tbs = [[pc] * length.get(pc, 1) for pc in executions(log, start)]
+        else:
+            tbs = blocks(log, start)
+    if args.request:
+        report_request(args, tbs, owner)
+        return
     first_of = {fn: name for name, fn in PHASES if fn}
     phase, counts = PHASES[0][0], collections.OrderedDict()
     per_fn = collections.defaultdict(collections.Counter)

@@ -8,7 +8,8 @@ Two accounts side by side, for the targets the boot rows miss:
     machine's KVM, PVM emulates them one by one, and the time follows those);
   - from QEMU's start to the first 200, the host's clock split where the guest's console
     allows: QEMU start to guest entry plus the log reaching the host, entry to ready, and
-    the listening line to the first 200, beside the floor of the same round.
+    the listening line to the first 200, beside the floor of the same round; and for that
+    first request, what boot-blocks.py --request counts the same two ways.
 """
 import json
 import re
@@ -68,8 +69,11 @@ class BootProfile:
             s["line_to_200"].append(res["to_200"] - res["to_listen_line"])
 
     def count(self, elf):
-        """Translated blocks and executed instructions per phase, one TCG boot each."""
-        for kind, extra in (("translated", []), ("executed", ["--executed"])):
+        """Translated blocks and executed instructions per phase, and for the first
+        request after boot: one TCG boot each."""
+        for kind, extra in (("translated", []), ("executed", ["--executed"]),
+                            ("request_translated", ["--request"]),
+                            ("request_executed", ["--request", "--executed"])):
             r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/boot-blocks.py"),
                                 str(elf), "--json", "--top", "3", *extra],
                                capture_output=True, text=True, timeout=300)
@@ -103,7 +107,7 @@ class BootProfile:
             i = ex.get(ph, {}).get("insns")
             for j, v in enumerate((t, b, k, i)):
                 tot[j] += v or 0
-            top = ", ".join("%s %d" % (f, n) for f, n in tr.get(ph, {}).get("top", []))
+            top = top_text(tr.get(ph, {}).get("top", []))
             rows.append([ph, fmt(t), fmt(b), fmt(t / b if t and b else None), fmt(k),
                          fmt(i), fmt(k / i if k and i else None, 2), top])
         t, b, k, i = tot
@@ -153,7 +157,19 @@ class BootProfile:
         if self.error:
             out += ["(%s)" % self.error, ""]
         out += ["From QEMU's start to the first 200:", ""] + self._steps_table() + [""]
+        rt, rx = self.counts.get("request_translated"), self.counts.get("request_executed")
+        if rt and rx:
+            out += ["The first request (GET / on a new connection, once the guest idles) "
+                    "ran %d blocks for the first time (%d instructions' worth; most in %s) "
+                    "and executed %d instructions (most in %s): under TCG its first run "
+                    "pays translations as the boot does, which later requests do not."
+                    % (rt["blocks"], rt["insns"], top_text(rt["top"]), rx["insns"],
+                       top_text(rx["top"])), ""]
         return out
+
+
+def top_text(top):
+    return ", ".join("%s %d" % (f, n) for f, n in top)
 
 
 def table(head, rows):

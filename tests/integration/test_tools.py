@@ -113,6 +113,20 @@ def test_boot_blocks_json_is_the_same_profile_for_a_program():
     assert prof["console_phases"].startswith("boot: phases (us): entry->kmain "), prof
 
 
+def test_boot_blocks_profiles_the_first_request_after_boot():
+    r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/boot-blocks.py"), "--request",
+                        "--json", "--top", "40"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    prof = json.loads(r.stdout)
+    assert prof["what"] == "first request" and prof["counted"] == "translated", prof
+    # The request's own code, first run after boot: TCP's connection path and HTTP's
+    # parser are in it; the boot's code (already translated) is not.
+    fns = dict(prof["top"])
+    assert "http_parse_request" in fns and "tcp_input_conn" in fns, prof
+    assert "kmain" not in fns and "mem_init" not in fns and "net_start" not in fns, prof
+    assert prof["insns"] >= prof["blocks"] > 100, prof
+
+
 def test_boot_blocks_counts_executed_instructions_per_phase():
     r = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/boot-blocks.py"), "--executed",
                         "--top", "8"], capture_output=True, text=True, timeout=180)
