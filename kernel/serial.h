@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 void serial_init(void);
+/* The bytes as they are, a FIFO burst at a time: line ends are the caller's ("\r\n"). */
 void serial_write(const char *s, size_t n);
 /* Raise IRQ 4 whenever a received byte is waiting. */
 void serial_rx_enable(void);

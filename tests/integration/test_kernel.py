@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from qemu import ROOT, guest, accels, default_accel, host_cpu_share, kvm_usable, run
+from qemu import (ROOT, guest, accels, default_accel, host_cpu_share, kvm_usable, qemu_cmd,
+                  run)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,6 +51,18 @@ def test_selftests_pass_and_exit_with_status_1(accel):
     print("%s: a task that never yields was preempted after %d us" % (accel, preempted))
     assert re.search(r"^selftest: \d+ checks, 0 failed$", log, re.M), log
     assert status == 1, log
+
+
+@pytest.mark.parametrize("append", ["selftest", "selftest log=sync"])
+def test_every_console_line_ends_with_cr_lf(append):
+    # The log makes its line ends where it formats ("\r\n"; the UART takes the bytes as
+    # they are): every one, from klog, kprintf's own "\n" and a %s that holds one, with no
+    # bare "\n" or doubled "\r". The selftest run writes all three kinds.
+    r = subprocess.run(qemu_cmd(default_accel(), append), capture_output=True, timeout=60)
+    out = r.stdout
+    assert r.returncode == 1 and b"selftest: memory ok\r\n" in out, out[-2000:]
+    assert out.count(b"\n") > 10 and out.count(b"\n") == out.count(b"\r\n"), out[-2000:]
+    assert b"\r\r" not in out, out[-2000:]
 
 
 @pytest.mark.parametrize("accel", accels())
