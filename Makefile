@@ -136,7 +136,8 @@ $(RELAY): $(HOST)/harness/relay.o $(HARNESS_OBJ) $(LIB_OBJ)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
 
 # Kernel code that is pure C (no hardware) is unit-tested on the host too.
-KERNEL_HOSTED := kernel/cmdline.c kernel/clockcal.c kernel/logring.c kernel/conline.c kernel/coninput.c
+KERNEL_HOSTED := kernel/cmdline.c kernel/clockcal.c kernel/logring.c kernel/conline.c kernel/coninput.c \
+                 kernel/kformat.c
 KERNEL_HOSTED_OBJ := $(KERNEL_HOSTED:%.c=$(HOST)/%.o)
 
 $(UNIT): $(UNIT_OBJ) $(HARNESS_OBJ) $(LIB_OBJ) $(KERNEL_HOSTED_OBJ)

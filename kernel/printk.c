@@ -4,11 +4,11 @@
 #include <stdint.h>
 
 #include "arch.h"
+#include "kformat.h"
 #include "logring.h"
 #include "serial.h"
 
 #define LOG_RING_BYTES (16 * 1024)
-#define LINE_BYTES 256 /* a line (or a longer line's piece) enters the ring in one put */
 #define DRAIN_BYTES 16 /* one UART FIFO's worth per drain step: interrupts stay off that long */
 
 /* The console log. Under TCG each byte to the UART costs ~2 us and under PVM far more, so
@@ -107,195 +107,19 @@ struct printk_stats printk_stats(void)
     return st;
 }
 
-/* Where formatted text goes: a caller's buffer, or (buf NULL) the console log through a
- * line-sized staging buffer, so the log takes whole lines, not a call per character. */
-struct sink {
-    char *buf;
-    size_t len, pos;
-    char line[LINE_BYTES];
-    size_t staged;
-};
-
-static void flush(struct sink *s)
+/* The formatter's lines into the ring. */
+static void commit_line(void *ctx, const char *p, size_t n)
 {
-    commit(s->line, s->staged);
-    s->staged = 0;
-}
-
-/* Eight bytes a step, then the tail. Not memcpy: its rep movs has a large fixed cost under
- * PVM, and log text comes in short runs. */
-static void copy(char *d, const char *p, size_t n)
-{
-    for (; n >= 8; n -= 8, d += 8, p += 8)
-        __builtin_memcpy(d, p, 8);
-    while (n--)
-        *d++ = *p++;
-}
-
-/* A run of text into the sink, the general case: a full line flushes, ksnprintf keeps what
- * fits. */
-static void emit_slow(struct sink *s, const char *p, size_t n)
-{
-    if (!s->buf) {
-        while (n) {
-            if (s->staged == sizeof(s->line))
-                flush(s);
-            size_t k = sizeof(s->line) - s->staged;
-            if (k > n)
-                k = n;
-            copy(s->line + s->staged, p, k);
-            s->staged += k;
-            p += k;
-            n -= k;
-        }
-        return;
-    }
-    /* ksnprintf: what fits before the terminating NUL; pos counts it all regardless. */
-    size_t room = s->len && s->pos < s->len - 1 ? s->len - 1 - s->pos : 0;
-    copy(s->buf + s->pos, p, n < room ? n : room);
-    s->pos += n;
-}
-
-/* A run of text into the sink. Log text comes in short runs between conversions, and under
- * an emulating hypervisor (PVM) a call's fixed cost (~35 instructions) was most of a boot's
- * logging: the usual case, a run that fits the line, is copied in place. */
-static inline __attribute__((always_inline)) void emit(struct sink *s, const char *p, size_t n)
-{
-    if (!s->buf && n <= sizeof(s->line) - s->staged) {
-        char *d = s->line + s->staged;
-        s->staged += n;
-        while (n--)
-            *d++ = *p++;
-        return;
-    }
-    emit_slow(s, p, n);
-}
-
-/* A line end. The console's end "\r\n" (a terminal in raw mode needs the carriage return),
- * written once here, where the text is made, so that the UART gets the ring's bytes as
- * they are: converting there cost ~12 instructions a byte, and under PVM each is ~0.75 us.
- * A caller's buffer (ksnprintf) gets "\n". */
-static void newline(struct sink *s)
-{
-    if (s->buf)
-        emit(s, "\n", 1);
-    else
-        emit(s, "\r\n", 2);
-}
-
-/* Text from an argument (%s, %c), which may hold line ends of its own. */
-static void emit_text(struct sink *s, const char *p, size_t n)
-{
-    for (;;) {
-        size_t k = 0;
-        while (k < n && p[k] != '\n')
-            k++;
-        emit(s, p, k);
-        if (k == n)
-            return;
-        newline(s);
-        p += k + 1;
-        n -= k + 1;
-    }
-}
-
-/* `width` characters of `c` (a space or a zero). */
-static void pad(struct sink *s, char c, int width)
-{
-    static const char zeros[] = "0000000000000000", spaces[] = "                ";
-    for (; width > 0; width -= 16)
-        emit(s, c == '0' ? zeros : spaces, width < 16 ? (size_t)width : 16);
-}
-
-static void number(struct sink *s, uint64_t v, unsigned base, bool neg, int width, bool zero)
-{
-    char tmp[24];
-    char *d = tmp + sizeof(tmp);
-    do {
-        *--d = "0123456789abcdef"[v % base];
-        v /= base;
-    } while (v);
-    if (neg)
-        *--d = '-';
-    int n = (int)(tmp + sizeof(tmp) - d);
-    pad(s, zero ? '0' : ' ', width - n);
-    emit(s, d, (size_t)n);
-}
-
-static void format(struct sink *s, const char *fmt, va_list ap)
-{
-    for (const char *p = fmt; *p; p++) {
-        if (*p == '\n') {
-            newline(s);
-            continue;
-        }
-        if (*p != '%') {
-            const char *run = p; /* literal text goes out as one run, up to a line end */
-            while (p[1] && p[1] != '%' && p[1] != '\n')
-                p++;
-            emit(s, run, (size_t)(p - run + 1));
-            continue;
-        }
-        p++;
-        bool zero = *p == '0';
-        int width = 0, longs = 0;
-        while (*p >= '0' && *p <= '9')
-            width = width * 10 + (*p++ - '0');
-        while (*p == 'l' || *p == 'z') {
-            longs = *p == 'z' ? 2 : longs + 1;
-            p++;
-        }
-        switch (*p) {
-        case 'd':
-        case 'i': {
-            int64_t v = longs ? va_arg(ap, int64_t) : va_arg(ap, int);
-            number(s, v < 0 ? (uint64_t)-v : (uint64_t)v, 10, v < 0, width, zero);
-            break;
-        }
-        case 'u':
-        case 'x': {
-            uint64_t v = longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned);
-            number(s, v, *p == 'u' ? 10 : 16, false, width, zero);
-            break;
-        }
-        case 'p':
-            emit(s, "0x", 2);
-            number(s, (uintptr_t)va_arg(ap, void *), 16, false, 16, true);
-            break;
-        case 's': {
-            const char *str = va_arg(ap, const char *);
-            if (!str)
-                str = "(null)";
-            size_t n = 0;
-            while (str[n])
-                n++;
-            pad(s, ' ', width - (int)n);
-            emit_text(s, str, n);
-            break;
-        }
-        case 'c': {
-            char c = (char)va_arg(ap, int);
-            emit_text(s, &c, 1);
-            break;
-        }
-        case '%':
-            emit(s, "%", 1);
-            break;
-        default:
-            emit(s, "%?", 2);
-            if (!*p)
-                return;
-        }
-    }
+    (void)ctx;
+    commit(p, n);
 }
 
 void kvprintf(const char *fmt, va_list ap)
 {
-    struct sink s;
-    s.buf = 0;
-    s.staged = 0;
-    format(&s, fmt, ap);
-    flush(&s);
+    struct kfmt f;
+    kfmt_init_log(&f, commit_line, NULL);
+    kfmt_format(&f, fmt, ap);
+    kfmt_end(&f);
 }
 
 void kprintf(const char *fmt, ...)
@@ -308,17 +132,13 @@ void kprintf(const char *fmt, ...)
 
 size_t ksnprintf(char *buf, size_t len, const char *fmt, ...)
 {
-    struct sink s;
-    s.buf = buf;
-    s.len = len;
-    s.pos = 0;
+    struct kfmt f;
+    kfmt_init_buffer(&f, buf, len);
     va_list ap;
     va_start(ap, fmt);
-    format(&s, fmt, ap);
+    kfmt_format(&f, fmt, ap);
     va_end(ap);
-    if (len)
-        buf[s.pos < len ? s.pos : len - 1] = 0;
-    return s.pos;
+    return kfmt_end(&f);
 }
 
 const char *kfmt_ip4(uint32_t a, char *buf, size_t len)
@@ -329,17 +149,16 @@ const char *kfmt_ip4(uint32_t a, char *buf, size_t len)
 
 static void vlog(const char *subsystem, const char *fmt, va_list ap)
 {
-    struct sink s;
-    s.buf = 0;
-    s.staged = 0;
+    struct kfmt f;
+    kfmt_init_log(&f, commit_line, NULL);
     size_t n = 0;
     while (subsystem[n])
         n++;
-    emit(&s, subsystem, n);
-    emit(&s, ": ", 2);
-    format(&s, fmt, ap);
-    newline(&s);
-    flush(&s);
+    kfmt_put(&f, subsystem, n);
+    kfmt_put(&f, ": ", 2);
+    kfmt_format(&f, fmt, ap);
+    kfmt_newline(&f);
+    kfmt_end(&f);
 }
 
 void klog(const char *subsystem, const char *fmt, ...)

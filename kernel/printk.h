@@ -1,9 +1,9 @@
 /*
  * printk.h — formatted output to the serial console, deferred.
  *
- * kprintf understands %s %c %d %i %u %x %p with the l, ll and z modifiers, a field width
- * and zero padding — enough for the boot log. klog() prints one boot-log line,
- * "subsystem: message", the stable, grep-able form tests rely on.
+ * The formatting is kformat.c's (host-tested): %s %c %d %i %u %x %p with the l, ll and z
+ * modifiers, a field width and zero padding, and "\r\n" line ends in the log. klog()
+ * prints one boot-log line, "subsystem: message", the stable, grep-able form tests rely on.
  *
  * Output goes into a 16 KiB log ring, a line (up to 256 bytes) at a time with interrupts
  * off, and reaches the UART in order: a FIFO burst at a time from the idle loop
