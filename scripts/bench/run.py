@@ -1103,7 +1103,24 @@ Read the figures with three things in mind. The Linux peer boots only under TCG 
 machine's /dev/kvm is PVM, a software KVM, under which Debian's kernel prints nothing), so
 the two guests are compared under TCG, where the guest CPU is emulated and the guest that
 runs fewer instructions per request wins by more than it would on hardware; Quartz's KVM
-column is beside them, and under PVM every exit is expensive. Other jobs may share the
+column is beside them. Under PVM the guest does not run natively: every instruction costs
+about a microsecond (boot with `costs` to see the table: 4096 multiply-adds 6.7 ms, a
+4 KiB copy 0.5 ms, a register access 2-9 us), so the KVM column measures instructions
+executed, not what KVM on hardware would give. (PVM runs a guest natively only when the
+guest is written for its paravirtual ABI: the kernel in hardware ring 3, events through an
+entry point it registers, a synthetic CPUID; Quartz is an ordinary x86-64 guest, and its
+figures fit one whose every instruction is emulated.) Under TCG the other way round: a
+block of guest code costs QEMU a translation the first time it runs (~9 us each here, and
+a boot runs almost everything once), so boot time there follows how much distinct code
+the boot runs. "Where Quartz's boot goes" below is the profile behind the boot targets,
+from the same run: each phase by the guest's clock beside the blocks translated and the
+instructions executed (`scripts/boot-blocks.py`, which also profiles the first request
+after boot with `--request`), and QEMU start → first 200 split at entry, ready and the
+listening line. On the tap both guests get the same
+virtio-net offers from QEMU: Linux and Quartz both leave checksums to the device and
+hand it TSO bursts, and nginx sends files with sendfile while Quartz queues them in place
+in its image (one copy, into the device's buffer, as each segment is made); under user networking (the boot rows) QEMU offers no offloads to
+either. Other jobs may share the
 machine: the load average before and after is recorded with each run. And Problems lists
 what went wrong during the run (a guest that stopped answering, a run with no complete
 response), so a gap in the table has its reason next to it.
