@@ -44,7 +44,7 @@ PHASES = [("entry->kmain", None), ("console", "kmain"), ("memory", "mem_init"),
           ("paging", "paging_init"), ("apic", "apic_init"), ("clock", "clock_init"),
           ("tasks", "task_init"), ("devices", "devices_probe"),
           ("wallclock", "wallclock_init"), ("network", "net_start")]
-READY = "printk_flush"  # kmain's first call after "ready": the profile ends there
+READY = "printk_flush"  # kmain's first call after the ready and phases lines: the end
 
 
 def symbols(elf):
