@@ -199,6 +199,29 @@ void kfmt_format(struct kfmt *f, const char *fmt, va_list ap)
     }
 }
 
+size_t kvsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
+{
+    struct kfmt f;
+    kfmt_init_buffer(&f, buf, len);
+    kfmt_format(&f, fmt, ap);
+    return kfmt_end(&f);
+}
+
+size_t ksnprintf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = kvsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+const char *kfmt_ip4(uint32_t a, char *buf, size_t len)
+{
+    ksnprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+    return buf;
+}
+
 size_t kfmt_end(struct kfmt *f)
 {
     if (!f->buf) {

@@ -14,6 +14,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KFMT_LINE 256     /* the log takes a line, or a longer line's piece, in one call */
 #define KFMT_WIDTH_MAX 64 /* wider fields are this wide */
@@ -34,6 +35,13 @@ void kfmt_format(struct kfmt *f, const char *fmt, va_list ap);
 /* Text as it is, but for its line ends, which become the sink's. */
 void kfmt_put(struct kfmt *f, const char *p, size_t n);
 void kfmt_newline(struct kfmt *f);
+/* Format into buf (NUL-terminated when len > 0); returns the length formatted, what buf
+ * would hold had it been big enough. */
+size_t ksnprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+size_t kvsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
+/* "A.B.C.D" for a host-order IPv4 address; buf needs 16 bytes. Returns buf. */
+const char *kfmt_ip4(uint32_t a, char *buf, size_t len);
+
 /* The end: the log's staged bytes go out (returns 0); a buffer is NUL-terminated when len
  * > 0 (returns the length formatted: what it would hold had it been big enough). */
 size_t kfmt_end(struct kfmt *f);

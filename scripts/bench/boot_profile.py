@@ -13,9 +13,10 @@ Two accounts side by side, for the targets the boot rows miss:
 """
 import json
 import re
-import statistics
 import subprocess
 from pathlib import Path
+
+from render import fmt, markdown_table, median
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCELS = ("tcg", "kvm")
@@ -27,18 +28,6 @@ def parse_phases(console):
     if not m:
         return None
     return {k: int(v) for k, v in re.findall(r"(\S+) (\d+)", m.group(1))}
-
-
-def median(xs):
-    return statistics.median(xs) if xs else None
-
-
-def fmt(x, digits=3):
-    if x is None:
-        return "—"
-    if x >= 10 ** digits:
-        return "%d" % round(x)
-    return "%.*g" % (digits, x)
 
 
 class BootProfile:
@@ -53,10 +42,10 @@ class BootProfile:
         if ms is not None:
             self.steps[accel]["floor"].append(ms)
 
-    def add_boot(self, accel, res, console, floor_ms):
-        """One Quartz boot of the boot rows: its host-clock figures, its console and the
+    def add_boot(self, accel, res, floor_ms):
+        """One Quartz boot of the boot rows (its host-clock figures and its console) and the
         floor of the same round (None if that failed)."""
-        ph = parse_phases(console)
+        ph = parse_phases(res["console"])
         if ph:
             self.phases[accel].append(ph)
         s = self.steps[accel]
@@ -109,11 +98,11 @@ class BootProfile:
                 tot[j] += v or 0
             top = top_text(tr.get(ph, {}).get("top", []))
             rows.append([ph, fmt(t), fmt(b), fmt(t / b if t and b else None), fmt(k),
-                         fmt(i), fmt(k / i if k and i else None, 2), top])
+                         fmt(i), fmt(k / i if k and i else None), top])
         t, b, k, i = tot
         rows.append(["**entry → ready**", fmt(t), fmt(b), fmt(t / b if b else None), fmt(k),
-                     fmt(i), fmt(k / i if i else None, 2), ""])
-        return table(head, rows)
+                     fmt(i), fmt(k / i if i else None), ""])
+        return markdown_table(head, rows)
 
     def _steps_table(self):
         med = {a: {k: median(v) for k, v in self.steps[a].items()} for a in ACCELS}
@@ -127,7 +116,7 @@ class BootProfile:
                   ("over_floor", "**first 200 over the floor of its round** (target "
                                  "≤ 15 ms)")]
         rows = [[label, fmt(med["tcg"][k]), fmt(med["kvm"][k])] for k, label in labels]
-        return table(["step (medians of this run's boots, each alone: they need not add "
+        return markdown_table(["step (medians of this run's boots, each alone: they need not add "
                       "up)", "TCG ms", "KVM ms"], rows)
 
     def lines(self):
@@ -153,7 +142,7 @@ class BootProfile:
         if ex and kvm:
             out += ["Under KVM (PVM) entry → ready is %s us for %d instructions executed, "
                     "%s us an instruction." % (fmt(sum(kvm.values())), ex["insns"],
-                                               fmt(sum(kvm.values()) / ex["insns"], 2)), ""]
+                                               fmt(sum(kvm.values()) / ex["insns"])), ""]
         if self.error:
             out += ["(%s)" % self.error, ""]
         out += ["From QEMU's start to the first 200:", ""] + self._steps_table() + [""]
@@ -170,12 +159,3 @@ class BootProfile:
 
 def top_text(top):
     return ", ".join("%s %d" % (f, n) for f, n in top)
-
-
-def table(head, rows):
-    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-
-    def line(cells):
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    return [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + \
-        [line(r) for r in rows]

@@ -39,7 +39,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -47,6 +46,7 @@ import time
 from pathlib import Path
 
 from boot_profile import BootProfile
+from render import fmt, markdown_table, median
 
 ROOT = Path(__file__).resolve().parents[2]
 os.chdir(ROOT)
@@ -150,10 +150,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def median(xs):
-    return statistics.median(xs) if xs else None
 
 
 # ---- Results ------------------------------------------------------------------------------
@@ -447,7 +443,7 @@ def bench_boot():
                     x.failures += 1
                 continue
             if kind == "quartz":
-                boot_prof.add_boot(accel, res, res["console"], fl.get(accel))
+                boot_prof.add_boot(accel, res, fl.get(accel))
             if kind == "quartz" and accel == "tcg":
                 dst = "q"
             elif kind == "quartz":
@@ -953,21 +949,6 @@ def bench_size():
 
 # ---- Output: table, JSON, plot, BENCHMARKS.md --------------------------------------------------
 
-def fmt(x):
-    if x is None:
-        return "—"
-    if x == int(x) and abs(x) < 1e6:
-        return "%d" % x
-    a = abs(x)
-    if a >= 100:
-        return "%.0f" % x
-    if a >= 10:
-        return "%.1f" % x
-    if a >= 1:
-        return "%.2f" % x
-    return "%.3f" % x
-
-
 def cell(xs):
     if not xs:
         return "—"
@@ -999,12 +980,7 @@ def table_lines(group):
         name = r.name + (" (%d failed)" % r.failures if r.failures else "")
         body.append([name, r.unit, cell(r.q), r.peer or "—", cell(r.p),
                      fmt(s["ratio"]) if s["ratio"] is not None else "—", cell(r.k), tgt])
-    if not body:
-        return []
-    w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-    line = lambda cols: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(cols)) + " |"
-    return [line(head), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + \
-        [line(b) for b in body]
+    return markdown_table(head, body) if body else []
 
 
 def machine():
@@ -1130,7 +1106,7 @@ response), so a gap in the table has its reason next to it.
 MARKER = "<!-- Everything below is written by scripts/bench/run.py. -->"
 
 
-def write_markdown(path, meta, plot_rel):
+def write_markdown(path, meta, profile, plot_rel):
     old = path.read_text() if path.exists() else ""
     intro = old.split(MARKER)[0].rstrip() + "\n" if MARKER in old else INTRO
     out = [intro, MARKER, "",
@@ -1150,7 +1126,6 @@ def write_markdown(path, meta, plot_rel):
         lines = table_lines(g)
         if lines:
             out += ["### " + GROUP_TITLES[g], ""] + lines + [""]
-    profile = boot_prof.lines()
     if profile:
         out += ["### Where Quartz's boot goes", ""] + profile
     notes = [(r.name, r.note) for r in rows.values() if r.note and r.group != "http"]
@@ -1192,7 +1167,7 @@ def report(meta):
     else:
         png, md, rel = Path("bench/results.png"), Path("BENCHMARKS.md"), "bench/results.png"
     done = plot(str(png))
-    write_markdown(md, meta, rel if done else None)
+    write_markdown(md, meta, profile, rel if done else None)
     print("\nbench: wrote build/bench.json, %s, %s" % (md, png if done else "(no plot)"))
 
 
